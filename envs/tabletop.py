@@ -1,0 +1,454 @@
+"""The shared tabletop environment that every task extends with a few hooks.
+
+A task is one small class (see ``envs/tasks/``) that builds its bodies once, places them on each
+reset, says when it is solved and scripts an expert. This base owns the simulator, the Panda, the
+camera, the action and observation spaces, seeding, scene rotation for symmetry tests, input
+validation and the physics-blow-up guard.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from equimanip.envs.cameras import CAMERAS, CORRUPTIONS, Camera, CameraFrame, CameraSpec
+from equimanip.envs.robot import PandaRobot, wrap_half_turn
+from equimanip.envs.sim import Simulator, make_simulator
+from equimanip.symmetry import (ACTION_DIM, ACTION_INDEX, PLANAR_SYMMETRY, GroupElement, TaskSymmetry,
+                                transform_planar_pose)
+
+OBS_DEPTH, OBS_HOLDING, OBS_RGB, OBS_POINT_CLOUD, OBS_STATE = "depth", "holding", "rgb", "point_cloud", "state"
+OPTIONAL_OBSERVATIONS: tuple[str, ...] = (OBS_RGB, OBS_POINT_CLOUD, OBS_STATE)
+TABLE = "table"
+OCCLUDER = "occluder"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The square the gripper and the objects live in (metres, world frame)."""
+
+    centre: tuple[float, float] = (0.5, 0.0)
+    size: float = 0.3
+    z_min: float = 0.005  # lowest commanded grasp-target height (fingertips just above the table)
+    z_max: float = 0.30
+
+    @property
+    def low(self) -> np.ndarray:
+        return np.array([self.centre[0] - self.size / 2, self.centre[1] - self.size / 2, self.z_min])
+
+    @property
+    def high(self) -> np.ndarray:
+        return np.array([self.centre[0] + self.size / 2, self.centre[1] + self.size / 2, self.z_max])
+
+
+@dataclass(frozen=True)
+class EnvOptions:
+    """Options every task accepts (``gym.make(env_id, **options)``).
+
+    Attributes:
+        camera: ``gripper_topdown`` (orthographic, centred on the gripper, fingers painted in),
+            ``fixed_topdown`` (orthographic over the workspace) or ``side`` (perspective RGB-D, robot
+            in view: the symmetry is latent).
+        image_size: height and width of images in pixels.
+        view_size: metres seen by the top-down cameras.
+        side_elevation_deg: elevation of the side camera (15-90°).
+        dpos: metres moved by a unit ``dx``, ``dy`` or ``dz`` (5 cm for RL, 2 cm for SEIL).
+        drot: radians turned by a unit ``dθ``.
+        observations: extra observation keys among ``rgb``, ``point_cloud``, ``state``.
+        num_points: points in the ``point_cloud`` observation (sampled or repeated to that count).
+        corruptions: symmetry corruptions among ``occluder``, ``lighting``, ``grid_floor``, ``mirror``.
+        substeps: physics steps at 240 Hz per action (fixed: a step costs constant time).
+        render_mode: ``rgb_array`` for ``env.render()`` frames (a side view with the robot, for videos).
+        render_size: size of ``env.render()`` frames.
+    """
+
+    camera: str = "gripper_topdown"
+    image_size: int = 128
+    view_size: float = 0.4
+    side_elevation_deg: float = 50.2
+    dpos: float = 0.05
+    drot: float = math.pi / 8
+    observations: tuple[str, ...] = ()
+    num_points: int = 1024
+    corruptions: tuple[str, ...] = ()
+    substeps: int = 20
+    render_mode: str | None = None
+    render_size: int = 256
+
+    def __post_init__(self) -> None:
+        if self.camera not in CAMERAS:
+            raise ValueError(f"unknown camera {self.camera!r}; accepted: {', '.join(CAMERAS)}")
+        obs = (self.observations,) if isinstance(self.observations, str) else tuple(self.observations)
+        object.__setattr__(self, "observations", obs)
+        bad = [o for o in obs if o not in OPTIONAL_OBSERVATIONS]
+        if bad:
+            raise ValueError(f"unknown observation keys {bad}; accepted: {', '.join(OPTIONAL_OBSERVATIONS)} "
+                             f"(depth and holding are always present)")
+        corr = (self.corruptions,) if isinstance(self.corruptions, str) else tuple(self.corruptions)
+        object.__setattr__(self, "corruptions", corr)
+        bad = [c for c in corr if c not in CORRUPTIONS]
+        if bad:
+            raise ValueError(f"unknown corruptions {bad}; accepted: {', '.join(CORRUPTIONS)}")
+        for name in ("dpos", "drot"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        if self.dpos > 0.1:
+            raise ValueError(f"dpos must be at most 0.1 m per step, got {self.dpos!r}")
+        if int(self.substeps) != self.substeps or not 1 <= self.substeps <= 500:
+            raise ValueError(f"substeps must be an integer in [1, 500], got {self.substeps!r}")
+        if int(self.num_points) != self.num_points or self.num_points < 1:
+            raise ValueError(f"num_points must be a positive integer, got {self.num_points!r}")
+        if self.render_mode not in (None, "rgb_array"):
+            raise ValueError(f"unknown render_mode {self.render_mode!r}; accepted: None, 'rgb_array'")
+
+    @classmethod
+    def from_kwargs(cls, task_name: str, extra: Sequence[str] = (), **kwargs: Any) -> tuple["EnvOptions", dict]:
+        """Split ``kwargs`` into env options and task options; unknown names raise ``ValueError``."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(kwargs) - names - set(extra))
+        if unknown:
+            raise ValueError(f"unknown option(s) {unknown} for {task_name}; accepted: {', '.join(sorted(names | set(extra)))}")
+        return cls(**{k: v for k, v in kwargs.items() if k in names}), {k: v for k, v in kwargs.items() if k not in names}
+
+
+class TabletopEnv(gym.Env):
+    """Base class of every tabletop task (gymnasium API).
+
+    Action: ``Box(-1, 1, (5,))`` = ``(p, dx, dy, dz, dθ)``: ``p > 0`` opens the gripper, the deltas
+    are scaled by ``dpos``/``drot`` and the target is clipped to the workspace.
+
+    Observation: ``Dict`` with ``depth`` (float32 1×S×S, metres below the camera plane for the
+    top-down views, metric depth for the side view) and ``holding`` (float32 (1,)), plus the
+    requested ``rgb`` (uint8 3×S×S), ``point_cloud`` (float32 N×3, world frame) and ``state``
+    (float32, privileged: gripper pose, opening, holding, then the task's object state).
+
+    Reset options: ``{"scene_transform": GroupElement}`` (or ``{"scene_rotation": radians}``)
+    places the randomised scene and the gripper transformed by ``g`` about the workspace centre.
+
+    Subclasses set ``symmetry`` and implement :meth:`build_scene`, :meth:`reset_task`,
+    :meth:`is_success`, :meth:`expert_action`, and optionally :meth:`task_state`.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    symmetry: TaskSymmetry = PLANAR_SYMMETRY
+    workspace: Workspace = Workspace()
+    task_options: dict[str, Any] = {}
+    task_state_dim: int = 0
+    gripper_start_z: float = 0.20
+    env_id: str = ""
+    max_episode_steps: int = 50
+
+    def __init__(self, **kwargs: Any):
+        options, task_kwargs = EnvOptions.from_kwargs(type(self).__name__, extra=tuple(self.task_options), **kwargs)
+        self.options = options
+        self.task_config = {**self.task_options, **task_kwargs}
+        self.render_mode = options.render_mode
+        self.sim: Simulator = make_simulator("pybullet")
+        self.sim.create_box(TABLE, (0.6, 0.6, 0.01), (self.workspace.centre[0], self.workspace.centre[1], -0.01),
+                            mass=0.0, rgba=(0.78, 0.78, 0.75, 1.0))
+        self.sim.set_dynamics(TABLE, lateral_friction=1.0)
+        self.robot = PandaRobot(self.sim)
+        spec = CameraSpec(name=options.camera, size=int(options.image_size), view_size=float(options.view_size),
+                          elevation_deg=float(options.side_elevation_deg))
+        self.camera = Camera(spec, self.workspace.centre)
+        self.sim.set_visible("robot", spec.shows_robot)
+        if "grid_floor" in options.corruptions:
+            from importlib.resources import files
+
+            self.sim.set_texture(TABLE, str(files("equimanip.assets").joinpath("textures/grid.png")))
+        if "occluder" in options.corruptions:
+            self.sim.create_box(OCCLUDER, (0.06, 0.06, 0.003), (0.0, 0.0, -5.0), mass=0.0,
+                                rgba=(0.35, 0.35, 0.4, 1.0), collision=False)
+        self._light: tuple[np.ndarray | None, float | None] = (None, None)
+        self.scene_transform = GroupElement()
+        self.build_scene()
+
+        s = spec.size
+        obs_spaces: dict[str, spaces.Space] = {
+            OBS_DEPTH: spaces.Box(-3.0, 3.0, (1, s, s), np.float32),
+            OBS_HOLDING: spaces.Box(0.0, 1.0, (1,), np.float32),
+        }
+        if OBS_RGB in options.observations:
+            obs_spaces[OBS_RGB] = spaces.Box(0, 255, (3, s, s), np.uint8)
+        if OBS_POINT_CLOUD in options.observations:
+            obs_spaces[OBS_POINT_CLOUD] = spaces.Box(-5.0, 5.0, (int(options.num_points), 3), np.float32)
+        if OBS_STATE in options.observations:
+            obs_spaces[OBS_STATE] = spaces.Box(-np.inf, np.inf, (self.state_dim,), np.float32)
+        self.observation_space = spaces.Dict(obs_spaces)
+        self.action_space = spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
+        self._steps = 0
+        self._frame: CameraFrame | None = None
+
+    # ------------------------------------------------------------------------------------------
+    # Task hooks
+    def build_scene(self) -> None:
+        """Create the task's bodies once (they are placed on every reset)."""
+
+    def reset_task(self, rng: np.random.Generator) -> None:
+        """Place the task's bodies; sample with ``rng`` and place with :meth:`place`."""
+        raise NotImplementedError
+
+    def is_success(self) -> bool:
+        raise NotImplementedError
+
+    def expert_action(self) -> np.ndarray:
+        """The scripted expert's next action (privileged state), in the env's action space."""
+        raise NotImplementedError
+
+    def task_state(self) -> np.ndarray:
+        """Privileged object state (length ``task_state_dim``)."""
+        return np.zeros(0)
+
+    def tracked_bodies(self) -> list[str]:
+        """Bodies checked for physics blow-ups (NaN poses, flung out of the workspace)."""
+        return []
+
+    # ------------------------------------------------------------------------------------------
+    # Helpers for tasks
+    def place(self, name: str, xy: Sequence[float], z: float, yaw: float = 0.0) -> None:
+        """Put a body at ``(xy, z)`` with heading ``yaw``, after the scene transform of this reset."""
+        new_xy, new_yaw = transform_planar_pose(xy, yaw, self.scene_transform, self.workspace.centre)
+        self.sim.set_pose(name, (new_xy[0], new_xy[1], z), yaw_quaternion(new_yaw))
+
+    def scene_point(self, xy: Sequence[float]) -> np.ndarray:
+        """A sampled planar point after the scene transform (for goals that are not bodies)."""
+        return transform_planar_pose(xy, 0.0, self.scene_transform, self.workspace.centre)[0]
+
+    def sample_xy(self, rng: np.random.Generator, margin: float = 0.04, avoid: Sequence[np.ndarray] = (),
+                  min_distance: float = 0.0) -> np.ndarray:
+        """A uniform point in the workspace ``margin`` from its edges and ``min_distance`` from ``avoid``."""
+        lo = np.asarray(self.workspace.centre) - self.workspace.size / 2 + margin
+        hi = np.asarray(self.workspace.centre) + self.workspace.size / 2 - margin
+        for _ in range(1000):
+            xy = rng.uniform(lo, hi)
+            if all(np.linalg.norm(xy - np.asarray(a)[:2]) >= min_distance for a in avoid):
+                return xy
+        raise RuntimeError("could not sample a free position; reduce min_distance or the number of objects")
+
+    def body_xy_yaw(self, name: str) -> tuple[np.ndarray, float, float]:
+        """A body's position xy, height z and heading (yaw of its x axis)."""
+        pos, quat = self.sim.get_pose(name)
+        return pos[:2].copy(), float(pos[2]), quaternion_yaw(quat)
+
+    def gripper_action(self, target: Sequence[float], yaw: float | None = None, open_gripper: bool = True,
+                       yaw_period: float = math.pi) -> np.ndarray:
+        """Normalised action that moves the commanded gripper pose toward ``target`` (clipped).
+
+        ``yaw`` is reached modulo ``yaw_period`` (π for any object a parallel gripper grasps the
+        same way after a half turn, π/2 for a cube), so the turn is always the shortest one.
+        """
+        action = np.zeros(ACTION_DIM, dtype=np.float32)
+        action[ACTION_INDEX["p"]] = 1.0 if open_gripper else -1.0
+        delta = (np.asarray(target, dtype=float) - self.robot.target_position) / self.options.dpos
+        action[ACTION_INDEX["dxy"]] = delta[:2]
+        action[ACTION_INDEX["dz"]] = delta[2]
+        if yaw is not None:
+            turn = (yaw - self.robot.target_yaw + yaw_period / 2) % yaw_period - yaw_period / 2
+            action[ACTION_INDEX["dtheta"]] = turn / self.options.drot
+        return np.clip(action, -1.0, 1.0)
+
+    def at_target(self, target: Sequence[float], tol: float = 0.005) -> bool:
+        """Whether the commanded gripper position is within ``tol`` of ``target``."""
+        return bool(np.linalg.norm(self.robot.target_position - np.asarray(target, dtype=float)) <= tol)
+
+    # ------------------------------------------------------------------------------------------
+    # gymnasium API
+    @property
+    def state_dim(self) -> int:
+        return 7 + int(self.task_state_dim)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        super().reset(seed=seed)
+        options = dict(options or {})
+        g = options.pop("scene_transform", None)
+        angle = options.pop("scene_rotation", None)
+        if options:
+            raise ValueError(f"unknown reset option(s) {sorted(options)}; accepted: scene_transform, scene_rotation")
+        if g is not None and angle is not None:
+            raise ValueError("give either scene_transform or scene_rotation, not both")
+        if angle is not None:
+            g = GroupElement(float(angle))
+        if g is not None and not isinstance(g, GroupElement):
+            raise ValueError(f"scene_transform must be an equimanip.symmetry.GroupElement, got {type(g).__name__}")
+        self.scene_transform = g or GroupElement()
+        rng = self.np_random
+        start_xy, start_yaw = transform_planar_pose(self.workspace.centre, 0.0, self.scene_transform, self.workspace.centre)
+        self.robot.reset(np.array([start_xy[0], start_xy[1], self.gripper_start_z]), start_yaw, gripper_open=True)
+        self.reset_task(rng)
+        self._reset_corruptions(rng)
+        self._steps = 0
+        obs = self._observe()
+        return obs, self._info(success=False, invalid=False)
+
+    def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
+        action = self._validate_action(action)
+        dpos, drot = self.options.dpos, self.options.drot
+        robot = self.robot
+        measured, _ = robot.ee_pose()
+        base = robot.target_position
+        if np.linalg.norm(base - measured) > dpos:  # blocked: don't let the target run away
+            base = measured
+        target = base.copy()
+        target[:2] += action[ACTION_INDEX["dxy"]] * dpos
+        target[2] += float(action[ACTION_INDEX["dz"]][0]) * dpos
+        target = np.clip(target, self.workspace.low, self.workspace.high)
+        yaw = robot.target_yaw + float(action[ACTION_INDEX["dtheta"]][0]) * drot
+        robot.command(target, yaw, gripper_open=bool(action[ACTION_INDEX["p"]][0] > 0.0))
+        self.sim.step(self.options.substeps)
+        self._steps += 1
+        invalid = self._blown_up()
+        success = (not invalid) and bool(self.is_success())
+        obs = self._observe()
+        return obs, float(success), success, invalid, self._info(success=success, invalid=invalid)
+
+    def render(self) -> np.ndarray | None:
+        """An RGB frame (H×W×3 uint8) from the side camera with the robot in view."""
+        if self.render_mode != "rgb_array":
+            return None
+        if not hasattr(self, "_video_camera"):
+            self._video_camera = Camera(CameraSpec(name="side", size=int(self.options.render_size)), self.workspace.centre)
+        shown = self.camera.spec.shows_robot
+        self.sim.set_visible("robot", True)
+        pos, yaw = self.robot.ee_pose()
+        frame = self._video_camera.render(self.sim, pos, yaw, self.robot.finger_width(), rgb=True)
+        self.sim.set_visible("robot", shown)
+        return frame.rgb.transpose(1, 2, 0).copy()  # type: ignore[union-attr]
+
+    def close(self) -> None:
+        self.sim.close()
+
+    # ------------------------------------------------------------------------------------------
+    # Save / restore (for search, SEIL transition simulation and tests)
+    def save_state(self) -> dict:
+        """Snapshot of physics and env bookkeeping; pass to :meth:`restore_state`."""
+        return {
+            "physics": self.sim.save_state(),
+            "target_position": self.robot.target_position.copy(),
+            "target_yaw": self.robot.target_yaw,
+            "gripper_open": self.robot.gripper_open,
+            "steps": self._steps,
+            "scene_transform": self.scene_transform,
+            "task": self.save_task_state(),
+        }
+
+    def restore_state(self, state: dict) -> None:
+        self.sim.restore_state(state["physics"])
+        self.robot.target_position = state["target_position"].copy()
+        self.robot.target_yaw = state["target_yaw"]
+        self.robot.gripper_open = state["gripper_open"]
+        self.robot.command(self.robot.target_position, self.robot.target_yaw, self.robot.gripper_open)
+        self._steps = state["steps"]
+        self.scene_transform = state["scene_transform"]
+        self.restore_task_state(state["task"])
+
+    def save_task_state(self) -> Any:
+        """Task bookkeeping beyond physics (goals, expert phase); override with restore_task_state."""
+        return None
+
+    def restore_task_state(self, state: Any) -> None:
+        pass
+
+    # ------------------------------------------------------------------------------------------
+    # Internals
+    def _validate_action(self, action: Any) -> np.ndarray:
+        try:
+            arr = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"action must be an array of {ACTION_DIM} floats (p, dx, dy, dz, dθ) in [-1, 1]; "
+                             f"got {type(action).__name__}: {action!r}") from None
+        if arr.shape != (ACTION_DIM,):
+            raise ValueError(f"action must have shape ({ACTION_DIM},) = (p, dx, dy, dz, dθ); got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"action must be finite (no NaN/inf); got {arr.tolist()}")
+        return np.clip(arr, -1.0, 1.0)
+
+    def _blown_up(self) -> bool:
+        centre = np.asarray(self.workspace.centre)
+        pos, _ = self.robot.ee_pose()
+        if not np.all(np.isfinite(pos)):
+            return True
+        for name in self.tracked_bodies():
+            p, q = self.sim.get_pose(name)
+            if not (np.all(np.isfinite(p)) and np.all(np.isfinite(q))):
+                return True
+            if np.linalg.norm(p[:2] - centre) > 0.8 or p[2] < -0.1 or p[2] > 1.5:
+                return True
+        return False
+
+    def _reset_corruptions(self, rng: np.random.Generator) -> None:
+        corr = self.options.corruptions
+        if "occluder" in corr:
+            # a plate floating between the side camera and the workspace edge
+            ang = rng.uniform(-math.pi / 3, math.pi / 3)
+            c = np.asarray(self.workspace.centre)
+            xy = c + 0.22 * np.array([math.cos(ang), math.sin(ang)])
+            self.sim.set_pose(OCCLUDER, (xy[0], xy[1], rng.uniform(0.12, 0.2)), yaw_quaternion(rng.uniform(0, math.pi)))
+        if "lighting" in corr:
+            direction = np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(0.5, 1.5)])
+            self._light = (direction, float(rng.uniform(0.2, 1.5)))
+
+    def _observe(self) -> dict[str, np.ndarray]:
+        pos, yaw = self.robot.ee_pose()
+        want_rgb = OBS_RGB in self.options.observations
+        light, specular = self._light
+        frame = self.camera.render(self.sim, pos, yaw, self.robot.finger_width(), rgb=want_rgb,
+                                   light_direction=light, specular=specular,
+                                   mirror="mirror" in self.options.corruptions)
+        self._frame = frame
+        holding = float(self.holding())
+        obs: dict[str, np.ndarray] = {OBS_DEPTH: frame.depth, OBS_HOLDING: np.array([holding], dtype=np.float32)}
+        if want_rgb:
+            obs[OBS_RGB] = frame.rgb  # type: ignore[assignment]
+        if OBS_POINT_CLOUD in self.options.observations:
+            obs[OBS_POINT_CLOUD] = self._point_cloud(frame)
+        if OBS_STATE in self.options.observations:
+            obs[OBS_STATE] = self._state(pos, yaw, holding)
+        return obs
+
+    def _point_cloud(self, frame: CameraFrame) -> np.ndarray:
+        pts = self.camera.unproject(frame)
+        n = int(self.options.num_points)
+        if len(pts) == 0:
+            return np.zeros((n, 3), dtype=np.float32)
+        idx = self.np_random.choice(len(pts), size=n, replace=len(pts) < n)
+        return np.clip(pts[idx], -5.0, 5.0).astype(np.float32)
+
+    def _state(self, pos: np.ndarray, yaw: float, holding: float) -> np.ndarray:
+        robot = np.array([pos[0], pos[1], pos[2], math.sin(2 * yaw), math.cos(2 * yaw), self.robot.finger_width(), holding])
+        task = np.asarray(self.task_state(), dtype=np.float64).ravel()
+        if task.shape != (self.task_state_dim,):
+            raise RuntimeError(f"{type(self).__name__}.task_state() returned {task.shape}, declared ({self.task_state_dim},)")
+        return np.concatenate([robot, task]).astype(np.float32)
+
+    def holding(self) -> bool:
+        """Whether the gripper holds one of the task's graspable bodies."""
+        return any(self.robot.is_holding(b) for b in self.graspable_bodies())
+
+    def graspable_bodies(self) -> list[str]:
+        return self.tracked_bodies()
+
+    def _info(self, success: bool, invalid: bool) -> dict:
+        return {"is_success": bool(success), "invalid": bool(invalid), "steps": self._steps}
+
+
+def yaw_quaternion(yaw: float) -> tuple[float, float, float, float]:
+    """Quaternion (xyzw) of a rotation by ``yaw`` about world z."""
+    return (0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0))
+
+
+def quaternion_yaw(quat: Sequence[float]) -> float:
+    """Heading of a body's x axis (radians) from its quaternion (xyzw)."""
+    x, y, z, w = quat
+    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+
+
+__all__ = ["TabletopEnv", "EnvOptions", "Workspace", "yaw_quaternion", "quaternion_yaw", "wrap_half_turn",
+           "OBS_DEPTH", "OBS_HOLDING", "OBS_RGB", "OBS_POINT_CLOUD", "OBS_STATE"]
