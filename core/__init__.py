@@ -8,5 +8,6 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from equimanip import envs as envs  # noqa: E402  (registers environments)
+from equimanip.envs import make  # noqa: E402
 
-__all__ = ["__version__", "envs"]
+__all__ = ["__version__", "envs", "make"]

@@ -20,7 +20,8 @@ CAMERAS: tuple[str, ...] = ("gripper_topdown", "fixed_topdown", "side")
 CORRUPTIONS: tuple[str, ...] = ("occluder", "lighting", "grid_floor", "mirror")
 
 _RENDER_HEIGHT = 1.0  # top-down renders are taken from this height above the table
-_NEAR, _FAR = 0.01, 2.5
+_ORTHO_NEAR, _ORTHO_FAR = 0.5, 1.5  # top-down views see from 0.5 m above the table to 0.5 m below
+_NEAR, _FAR = 0.01, 2.5  # side view
 
 
 def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
@@ -70,6 +71,7 @@ class CameraSpec:
         elevation_deg: side-camera elevation above the table (15-90°).
         distance: side-camera distance from the workspace centre (metres).
         fov_deg: side-camera vertical field of view.
+        azimuth_deg: side-camera heading about the workspace centre (0: from +x, facing the robot).
         fixed_height: height of the fixed top-down camera plane above the table.
     """
 
@@ -80,6 +82,7 @@ class CameraSpec:
     distance: float = 0.781
     fov_deg: float = 40.0
     fixed_height: float = 0.5
+    azimuth_deg: float = 0.0
 
     def __post_init__(self) -> None:
         if self.name not in CAMERAS:
@@ -137,11 +140,11 @@ class Camera:
             eye = np.array([cxy[0], cxy[1], _RENDER_HEIGHT])
             view = look_at(eye, eye - np.array([0, 0, 1.0]), np.array([0.0, 1.0, 0.0]))
             half = spec.view_size / 2.0
-            return view, orthographic(half, half, _NEAR, _FAR), cxy
-        el = math.radians(spec.elevation_deg)
+            return view, orthographic(half, half, _ORTHO_NEAR, _ORTHO_FAR), cxy
+        el, az = math.radians(spec.elevation_deg), math.radians(spec.azimuth_deg)
         target = np.array([self.centre[0], self.centre[1], 0.0])
-        eye = target + spec.distance * np.array([math.cos(el), 0.0, math.sin(el)])
-        up = np.array([-math.sin(el), 0.0, math.cos(el)])
+        eye = target + spec.distance * np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
+        up = np.array([-math.sin(el) * math.cos(az), -math.sin(el) * math.sin(az), math.cos(el)])
         return look_at(eye, target, up), perspective(spec.fov_deg, 1.0, _NEAR, _FAR), eye
 
     # -- rendering ----------------------------------------------------------------------------
@@ -150,8 +153,7 @@ class Camera:
                mirror: bool = False) -> CameraFrame:
         spec = self.spec
         view, proj, cxy = self.matrices(gripper_pos[:2])
-        out = sim.render(spec.size, spec.size, view, proj, near=_NEAR, far=_FAR, orthographic=spec.topdown,
-                         rgb=rgb, light_direction=light_direction, specular=specular, shadow=spec.shows_robot)
+        out = sim.render(spec.size, spec.size, view, proj, rgb=rgb, light_direction=light_direction, specular=specular, shadow=spec.shows_robot)
         raw = out.depth
         if spec.topdown:
             plane = gripper_pos[2] if spec.name == "gripper_topdown" else spec.fixed_height
@@ -188,15 +190,13 @@ class Camera:
         """World points (M×3) of every pixel that saw a surface (the sky is dropped)."""
         s = self.spec.size
         d = frame.raw_depth.astype(np.float64)
-        keep = d < (_FAR - 1e-3 if max_depth is None else max_depth)
+        far = _ORTHO_FAR if frame.orthographic else _FAR
+        keep = d < (far - 1e-3 if max_depth is None else max_depth)
         cols, rows = np.meshgrid(np.arange(s), np.arange(s))
         x_ndc = (2.0 * (cols + 0.5) / s) - 1.0
         y_ndc = 1.0 - 2.0 * (rows + 0.5) / s
-        if frame.orthographic:
-            z_ndc = 2.0 * (d - _NEAR) / (_FAR - _NEAR) - 1.0
-        else:
-            z_ndc = (_FAR + _NEAR) / (_FAR - _NEAR) - 2.0 * _FAR * _NEAR / ((_FAR - _NEAR) * d)
-        ndc = np.stack([x_ndc, y_ndc, z_ndc, np.ones_like(d)], axis=-1)[keep]
-        inv = np.linalg.inv(frame.projection @ frame.view)
-        world = ndc @ inv.T
-        return (world[:, :3] / world[:, 3:4]).astype(np.float32)
+        p = frame.projection
+        scale = np.ones_like(d) if frame.orthographic else d  # perspective rays widen with depth
+        eye = np.stack([x_ndc * scale / p[0, 0], y_ndc * scale / p[1, 1], -d, np.ones_like(d)], axis=-1)[keep]
+        world = eye @ np.linalg.inv(frame.view).T
+        return world[:, :3].astype(np.float32)

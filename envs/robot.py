@@ -76,6 +76,9 @@ class PandaRobot:
         self._twin.load_urdf(ROBOT, self.config.urdf, self.config.base_position, fixed=True)
         for link in self.FINGER_LINKS:
             sim.set_dynamics(ROBOT, link, lateral_friction=self.config.finger_friction, spinning_friction=0.003)
+        # the real fingers are geared together; uncoupled, two force-limited fingers squeezing an object
+        # let it slide freely along the closing axis when the hand moves sideways
+        sim.couple_joints(ROBOT, *self.FINGER_JOINTS)
         self.target_position = np.zeros(3)
         self.target_yaw = 0.0
         self.gripper_open = True
@@ -104,6 +107,19 @@ class PandaRobot:
             return False
         left, right = self.fingers_touch(body)
         return left and right and self.finger_width() > min_width
+
+    def snapshot(self) -> dict:
+        """Controller state beyond physics (commanded pose, gripper, the IK twin's seed)."""
+        return {"target_position": self.target_position.copy(), "target_yaw": self.target_yaw,
+                "gripper_open": self.gripper_open, "twin": self._twin.joint_positions(ROBOT, self.ARM_JOINTS)}
+
+    def restore(self, snapshot: dict) -> None:
+        """Undo to a :meth:`snapshot` (the physics state is restored by the simulator)."""
+        self._twin.reset_joints(ROBOT, self.ARM_JOINTS, snapshot["twin"])
+        self.target_position = snapshot["target_position"].copy()
+        self.target_yaw = snapshot["target_yaw"]
+        self.gripper_open = snapshot["gripper_open"]
+        self._apply_control()
 
     # -- commands -----------------------------------------------------------------------------
     def reset(self, position: np.ndarray, yaw: float, gripper_open: bool = True) -> None:

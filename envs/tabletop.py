@@ -314,7 +314,9 @@ class TabletopEnv(gym.Env):
         if self.render_mode != "rgb_array":
             return None
         if not hasattr(self, "_video_camera"):
-            self._video_camera = Camera(CameraSpec(name="side", size=int(self.options.render_size)), self.workspace.centre)
+            spec = CameraSpec(name="side", size=int(self.options.render_size), distance=1.1, elevation_deg=40.0,
+                              azimuth_deg=35.0, fov_deg=45.0)
+            self._video_camera = Camera(spec, self.workspace.centre)
         shown = self.camera.spec.shows_robot
         self.sim.set_visible("robot", True)
         pos, yaw = self.robot.ee_pose()
@@ -331,9 +333,7 @@ class TabletopEnv(gym.Env):
         """Snapshot of physics and env bookkeeping; pass to :meth:`restore_state`."""
         return {
             "physics": self.sim.save_state(),
-            "target_position": self.robot.target_position.copy(),
-            "target_yaw": self.robot.target_yaw,
-            "gripper_open": self.robot.gripper_open,
+            "robot": self.robot.snapshot(),
             "steps": self._steps,
             "scene_transform": self.scene_transform,
             "task": self.save_task_state(),
@@ -341,10 +341,7 @@ class TabletopEnv(gym.Env):
 
     def restore_state(self, state: dict) -> None:
         self.sim.restore_state(state["physics"])
-        self.robot.target_position = state["target_position"].copy()
-        self.robot.target_yaw = state["target_yaw"]
-        self.robot.gripper_open = state["gripper_open"]
-        self.robot.command(self.robot.target_position, self.robot.target_yaw, self.robot.gripper_open)
+        self.robot.restore(state["robot"])
         self._steps = state["steps"]
         self.scene_transform = state["scene_transform"]
         self.restore_task_state(state["task"])

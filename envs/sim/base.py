@@ -44,7 +44,14 @@ class Simulator(abc.ABC):
     # -- bodies -------------------------------------------------------------------------------
     @abc.abstractmethod
     def load_urdf(self, name: str, path: str, position: Vec3, orientation: Quat = (0, 0, 0, 1), *,
-                  fixed: bool = False, scale: float = 1.0) -> None: ...
+                  fixed: bool = False, scale: float = 1.0, inertia_from_file: bool = True) -> None:
+        """Load a URDF (relative paths: see :meth:`resolve_path`); ``inertia_from_file=False``
+        computes inertia from the collision shapes instead of trusting the file."""
+
+    @abc.abstractmethod
+    def resolve_path(self, path: str) -> str:
+        """Absolute path of a model file: absolute paths as they are, relative ones in the backend's
+        model library (``pybullet_data`` for pybullet)."""
 
     @abc.abstractmethod
     def create_box(self, name: str, half_extents: Vec3, position: Vec3, orientation: Quat = (0, 0, 0, 1), *,
@@ -70,6 +77,10 @@ class Simulator(abc.ABC):
     @abc.abstractmethod
     def set_pose(self, name: str, position: Vec3, orientation: Quat = (0, 0, 0, 1)) -> None:
         """Teleport a body and zero its velocity."""
+
+    @abc.abstractmethod
+    def velocity(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Base linear (3,) and angular (3,) velocity of a body (world frame)."""
 
     @abc.abstractmethod
     def aabb(self, name: str, link: int = -1) -> tuple[np.ndarray, np.ndarray]: ...
@@ -105,6 +116,17 @@ class Simulator(abc.ABC):
         """Position-control joints towards ``targets`` (``position_gain``: the backend's PD gain)."""
 
     @abc.abstractmethod
+    def set_joint_friction(self, name: str, joints: Sequence[int], forces: Sequence[float]) -> None:
+        """Resist the joints' motion with Coulomb friction of at most ``forces`` (N or N·m; 0 frees them).
+
+        Passive joints (a drawer's slide) then stay where they are left instead of drifting.
+        """
+
+    @abc.abstractmethod
+    def couple_joints(self, name: str, joint_a: int, joint_b: int, *, max_force: float = 50.0) -> None:
+        """Keep two joints of a body at equal positions (a gear: the fingers of a parallel gripper)."""
+
+    @abc.abstractmethod
     def link_pose(self, name: str, link: int) -> tuple[np.ndarray, np.ndarray]: ...
 
     @abc.abstractmethod
@@ -135,10 +157,10 @@ class Simulator(abc.ABC):
 
     # -- rendering ----------------------------------------------------------------------------
     @abc.abstractmethod
-    def render(self, width: int, height: int, view: np.ndarray, projection: np.ndarray, *, near: float, far: float,
-               orthographic: bool, rgb: bool = False, light_direction: Vec3 | None = None,
-               specular: float | None = None, shadow: bool = False) -> RenderResult:
-        """Render with OpenGL-convention 4×4 view and projection matrices (row-major numpy)."""
+    def render(self, width: int, height: int, view: np.ndarray, projection: np.ndarray, *, rgb: bool = False,
+               light_direction: Vec3 | None = None, specular: float | None = None, shadow: bool = False) -> RenderResult:
+        """Render with OpenGL-convention 4×4 view and projection matrices (row-major numpy);
+        depth is metric distance along the view axis, for perspective and orthographic matrices."""
 
     @abc.abstractmethod
     def close(self) -> None: ...

@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Sequence
+import sys
+from typing import Iterator, Sequence
 
 import numpy as np
-import pybullet
-import pybullet_data
-from pybullet_utils.bullet_client import BulletClient
+
+
+@contextlib.contextmanager
+def _silenced_c_output() -> Iterator[None]:
+    """Hide what pybullet's C code prints on stdout/stderr ("argv[0]=", build time) at import and
+    connect, so command-line output and JSON written to stdout stay clean."""
+    saved = []
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for fd in (1, 2):
+            saved.append((fd, os.dup(fd)))
+            os.dup2(devnull, fd)
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptors (e.g. some notebook front-ends)
+        pass
+    try:
+        yield
+    finally:
+        for fd, copy in saved:
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+with _silenced_c_output():
+    import pybullet
+    import pybullet_data
+    from pybullet_utils.bullet_client import BulletClient
 
 from equimanip.envs.sim.base import Contact, Quat, RenderResult, Simulator, Vec3
 
@@ -22,7 +50,8 @@ class PyBulletSimulator(Simulator):
     """
 
     def __init__(self, timestep: float = 1.0 / 240.0, solver_iterations: int = 50):
-        self.client = BulletClient(connection_mode=pybullet.DIRECT)
+        with _silenced_c_output():
+            self.client = BulletClient(connection_mode=pybullet.DIRECT)
         self.client.setAdditionalSearchPath(pybullet_data.getDataPath())
         self.timestep = float(timestep)
         self.client.setTimeStep(self.timestep)
@@ -57,11 +86,13 @@ class PyBulletSimulator(Simulator):
 
     # -- bodies -------------------------------------------------------------------------------
     def load_urdf(self, name: str, path: str, position: Vec3, orientation: Quat = (0, 0, 0, 1), *,
-                  fixed: bool = False, scale: float = 1.0) -> None:
+                  fixed: bool = False, scale: float = 1.0, inertia_from_file: bool = True) -> None:
         full = self.resolve_path(path)
         if not os.path.exists(full):
             raise FileNotFoundError(f"URDF not found: {full}")
-        flags = pybullet.URDF_ENABLE_CACHED_GRAPHICS_SHAPES | pybullet.URDF_USE_INERTIA_FROM_FILE
+        flags = pybullet.URDF_ENABLE_CACHED_GRAPHICS_SHAPES
+        if inertia_from_file:
+            flags |= pybullet.URDF_USE_INERTIA_FROM_FILE
         body = self.client.loadURDF(full, list(position), list(orientation), useFixedBase=fixed,
                                     globalScaling=float(scale), flags=flags)
         self._register(name, body)
@@ -177,6 +208,19 @@ class PyBulletSimulator(Simulator):
         self.client.setJointMotorControlArray(body, list(joints), pybullet.POSITION_CONTROL,
                                               targetPositions=list(targets), forces=list(forces), **kwargs)
 
+    def set_joint_friction(self, name: str, joints: Sequence[int], forces: Sequence[float]) -> None:
+        # a zero-velocity motor with a force limit is pybullet's joint friction (it also replaces the
+        # stiff default motor that URDF joints get)
+        self.client.setJointMotorControlArray(self._id(name), list(joints), pybullet.VELOCITY_CONTROL,
+                                              targetVelocities=[0.0] * len(joints), forces=[float(f) for f in forces])
+
+    def couple_joints(self, name: str, joint_a: int, joint_b: int, *, max_force: float = 50.0) -> None:
+        body = self._id(name)
+        gear = self.client.createConstraint(body, int(joint_a), body, int(joint_b), jointType=pybullet.JOINT_GEAR,
+                                            jointAxis=[1, 0, 0], parentFramePosition=[0, 0, 0],
+                                            childFramePosition=[0, 0, 0])
+        self.client.changeConstraint(gear, gearRatio=-1, erp=0.1, maxForce=float(max_force))  # -1: equal positions
+
     def link_pose(self, name: str, link: int) -> tuple[np.ndarray, np.ndarray]:
         state = self.client.getLinkState(self._id(name), link, computeForwardKinematics=True)
         return np.asarray(state[4]), np.asarray(state[5])
@@ -214,25 +258,26 @@ class PyBulletSimulator(Simulator):
         self.client.removeState(int(state_id))
 
     # -- rendering ----------------------------------------------------------------------------
-    def render(self, width: int, height: int, view: np.ndarray, projection: np.ndarray, *, near: float, far: float,
-               orthographic: bool, rgb: bool = False, light_direction: Vec3 | None = None,
-               specular: float | None = None, shadow: bool = False) -> RenderResult:
+    def render(self, width: int, height: int, view: np.ndarray, projection: np.ndarray, *, rgb: bool = False,
+               light_direction: Vec3 | None = None, specular: float | None = None, shadow: bool = False) -> RenderResult:
         kwargs = {}
         if light_direction is not None:
             kwargs["lightDirection"] = list(light_direction)
         if specular is not None:
             kwargs["lightSpecularCoeff"] = float(specular)
+        proj = np.asarray(projection, dtype=np.float64)
         _, _, colour, zbuf, _ = self.client.getCameraImage(
             int(width), int(height),
             viewMatrix=np.asarray(view, dtype=np.float64).T.ravel().tolist(),
-            projectionMatrix=np.asarray(projection, dtype=np.float64).T.ravel().tolist(),
+            projectionMatrix=proj.T.ravel().tolist(),
             renderer=pybullet.ER_TINY_RENDERER, shadow=int(bool(shadow)),
             flags=pybullet.ER_NO_SEGMENTATION_MASK, **kwargs)
         zbuf = np.asarray(zbuf, dtype=np.float64).reshape(height, width)
-        if orthographic:
-            depth = near + zbuf * (far - near)
-        else:
-            depth = far * near / (far - (far - near) * zbuf)
+        # TinyRenderer stores a perspective-style z-buffer with near/far read off the projection
+        # matrix as if it were a perspective one (also for orthographic matrices): invert exactly that.
+        near = proj[2, 3] / (proj[2, 2] - 1.0)
+        far = proj[2, 3] / (proj[2, 2] + 1.0)
+        depth = far * near / (far - (far - near) * zbuf)
         image = None
         if rgb:
             image = np.asarray(colour, dtype=np.uint8).reshape(height, width, 4)[..., :3].copy()
