@@ -67,12 +67,13 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def make_policy(name: str, env: gym.Env) -> Callable[[dict], np.ndarray]:
-    """``expert`` (the task's scripted expert) or ``random`` (uniform actions from the env's generator)."""
+def make_policy(name: str, env: gym.Env, seed: int = 0) -> Callable[[dict], np.ndarray]:
+    """``expert`` (the task's scripted expert) or ``random`` (uniform actions, seeded by ``seed``)."""
     if name == "expert":
         return lambda obs: env.unwrapped.expert_action()
     if name == "random":
-        return lambda obs: env.unwrapped.np_random.uniform(-1.0, 1.0, env.action_space.shape).astype(np.float32)
+        rng = np.random.default_rng(seed)
+        return lambda obs: rng.uniform(-1.0, 1.0, env.action_space.shape).astype(np.float32)
     raise ValueError(f"unknown policy {name!r}; accepted: {', '.join(POLICIES)}")
 
 
@@ -95,7 +96,7 @@ def rollout(env_id: str, policy: str = "expert", episodes: int = 10, seed: int =
     if video is not None:
         env_options.setdefault("render_mode", "rgb_array")
     env = gym.make(env_id, **env_options)
-    act = make_policy(policy, env)
+    act = make_policy(policy, env, seed)
     result = RolloutResult(env=env_id, policy=policy, seed=seed, env_options={k: v for k, v in env_options.items() if k != "render_mode"})
     frames: list[np.ndarray] = []
     steps, start = 0, time.perf_counter()

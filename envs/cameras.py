@@ -72,6 +72,7 @@ class CameraSpec:
         distance: side-camera distance from the workspace centre (metres).
         fov_deg: side-camera vertical field of view.
         azimuth_deg: side-camera heading about the workspace centre (0: from +x, facing the robot).
+        shadows: whether the side camera renders shadows.
         fixed_height: height of the fixed top-down camera plane above the table.
     """
 
@@ -83,6 +84,7 @@ class CameraSpec:
     fov_deg: float = 40.0
     fixed_height: float = 0.5
     azimuth_deg: float = 0.0
+    shadows: bool = True
 
     def __post_init__(self) -> None:
         if self.name not in CAMERAS:
@@ -153,7 +155,8 @@ class Camera:
                mirror: bool = False) -> CameraFrame:
         spec = self.spec
         view, proj, cxy = self.matrices(gripper_pos[:2])
-        out = sim.render(spec.size, spec.size, view, proj, rgb=rgb, light_direction=light_direction, specular=specular, shadow=spec.shows_robot)
+        out = sim.render(spec.size, spec.size, view, proj, rgb=rgb, light_direction=light_direction,
+                         specular=specular, shadow=spec.shows_robot and spec.shadows)
         raw = out.depth
         if spec.topdown:
             plane = gripper_pos[2] if spec.name == "gripper_topdown" else spec.fixed_height

@@ -58,6 +58,7 @@ class EnvOptions:
         image_size: height and width of images in pixels.
         view_size: metres seen by the top-down cameras.
         side_elevation_deg: elevation of the side camera (15-90°).
+        shadows: render shadows in the side view (BulletArm's latent-symmetry setting; ×2 render cost).
         dpos: metres moved by a unit ``dx``, ``dy`` or ``dz`` (5 cm for RL, 2 cm for SEIL).
         drot: radians turned by a unit ``dθ``.
         observations: extra observation keys among ``rgb``, ``point_cloud``, ``state``.
@@ -72,6 +73,7 @@ class EnvOptions:
     image_size: int = 128
     view_size: float = 0.4
     side_elevation_deg: float = 50.2
+    shadows: bool = True
     dpos: float = 0.05
     drot: float = math.pi / 8
     observations: tuple[str, ...] = ()
@@ -157,7 +159,7 @@ class TabletopEnv(gym.Env):
         self.sim.set_dynamics(TABLE, lateral_friction=1.0)
         self.robot = PandaRobot(self.sim)
         spec = CameraSpec(name=options.camera, size=int(options.image_size), view_size=float(options.view_size),
-                          elevation_deg=float(options.side_elevation_deg))
+                          elevation_deg=float(options.side_elevation_deg), shadows=bool(options.shadows))
         self.camera = Camera(spec, self.workspace.centre)
         self.sim.set_visible("robot", spec.shows_robot)
         if "grid_floor" in options.corruptions:
@@ -170,6 +172,9 @@ class TabletopEnv(gym.Env):
         self._light: tuple[np.ndarray | None, float | None] = (None, None)
         self.scene_transform = GroupElement()
         self.build_scene()
+        # every reset starts from this snapshot, so no contact cache or joint motor state of the
+        # previous episode leaks into the next (same seed -> bit-identical episodes)
+        self._initial_state = self.sim.save_state()
 
         s = spec.size
         obs_spaces: dict[str, spaces.Space] = {
@@ -186,6 +191,7 @@ class TabletopEnv(gym.Env):
         self.action_space = spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
         self._steps = 0
         self._frame: CameraFrame | None = None
+        self._obs_rng = np.random.default_rng(0)
 
     # ------------------------------------------------------------------------------------------
     # Task hooks
@@ -280,10 +286,15 @@ class TabletopEnv(gym.Env):
             raise ValueError(f"scene_transform must be an equimanip.symmetry.GroupElement, got {type(g).__name__}")
         self.scene_transform = g or GroupElement()
         rng = self.np_random
+        self.sim.forget_contacts()
+        self.sim.restore_state(self._initial_state)
         start_xy, start_yaw = transform_planar_pose(self.workspace.centre, 0.0, self.scene_transform, self.workspace.centre)
         self.robot.reset(np.array([start_xy[0], start_xy[1], self.gripper_start_z]), start_yaw, gripper_open=True)
         self.reset_task(rng)
         self._reset_corruptions(rng)
+        # observation noise (point sampling) has its own stream, so asking for a point cloud does
+        # not change the scenes of later resets
+        self._obs_rng = np.random.default_rng(int(rng.integers(2**63)))
         self._steps = 0
         obs = self._observe()
         return obs, self._info(success=False, invalid=False)
@@ -415,7 +426,7 @@ class TabletopEnv(gym.Env):
         n = int(self.options.num_points)
         if len(pts) == 0:
             return np.zeros((n, 3), dtype=np.float32)
-        idx = self.np_random.choice(len(pts), size=n, replace=len(pts) < n)
+        idx = self._obs_rng.choice(len(pts), size=n, replace=len(pts) < n)
         return np.clip(pts[idx], -5.0, 5.0).astype(np.float32)
 
     def _state(self, pos: np.ndarray, yaw: float, holding: float) -> np.ndarray:

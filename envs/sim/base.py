@@ -79,6 +79,11 @@ class Simulator(abc.ABC):
         """Teleport a body and zero its velocity."""
 
     @abc.abstractmethod
+    def set_sleeping(self, name: str, sleeping: bool) -> None:
+        """Freeze a body where it is, skipped by the physics until woken (to park unused bodies at
+        no cost), or wake it (it then never falls asleep by itself)."""
+
+    @abc.abstractmethod
     def velocity(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Base linear (3,) and angular (3,) velocity of a body (world frame)."""
 
@@ -144,6 +149,11 @@ class Simulator(abc.ABC):
 
     def in_contact(self, name_a: str, name_b: str) -> bool:
         return len(self.contacts(name_a, name_b)) > 0
+
+    @abc.abstractmethod
+    def forget_contacts(self) -> None:
+        """Drop cached contacts (solver warm-start data), so the next episode does not depend on the
+        last one. Moves bodies: restore a state or place every body afterwards."""
 
     # -- state --------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -150,6 +150,11 @@ class PyBulletSimulator(Simulator):
         self.client.resetBasePositionAndOrientation(body, list(position), list(orientation))
         self.client.resetBaseVelocity(body, [0, 0, 0], [0, 0, 0])
 
+    def set_sleeping(self, name: str, sleeping: bool) -> None:
+        state = (pybullet.ACTIVATION_STATE_ENABLE_SLEEPING | pybullet.ACTIVATION_STATE_SLEEP if sleeping
+                 else pybullet.ACTIVATION_STATE_WAKE_UP | pybullet.ACTIVATION_STATE_DISABLE_SLEEPING)
+        self.client.changeDynamics(self._id(name), -1, activationState=state)
+
     def velocity(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         lin, ang = self.client.getBaseVelocity(self._id(name))
         return np.asarray(lin), np.asarray(ang)
@@ -246,6 +251,14 @@ class PyBulletSimulator(Simulator):
 
     def in_contact(self, name_a: str, name_b: str) -> bool:
         return len(self.client.getContactPoints(self._id(name_a), self._id(name_b))) > 0
+
+    def forget_contacts(self) -> None:
+        # restoreState keeps Bullet's contact manifolds (and their warm-start impulses) from before;
+        # parking every body far from the others lets the broadphase drop them all
+        for i, body in enumerate(self._bodies.values()):
+            _, orn = self.client.getBasePositionAndOrientation(body)
+            self.client.resetBasePositionAndOrientation(body, [1000.0 + 10.0 * i, 0.0, 0.0], orn)
+        self.client.performCollisionDetection()
 
     # -- state --------------------------------------------------------------------------------
     def save_state(self) -> int:
