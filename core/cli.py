@@ -12,7 +12,8 @@ import ast
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 
 def _parse_option(text: str) -> tuple[str, Any]:

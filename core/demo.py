@@ -30,7 +30,8 @@ def run_demo(out: Path, episodes: int = 20, seed: int = 0, progress: bool = True
     (out / "results.md").write_text("# Scripted-expert rollouts\n\n" + text + "\n")
     _plot(rows, out / "success.png")
     print("\n" + text)
-    print(f"\nwrote {out / 'results.md'}, {out / 'results.json'}, {out / 'success.png'} and {len(rows)} videos in {out / 'videos'}")
+    print(f"\nwrote {out / 'results.md'}, {out / 'results.json'}, {out / 'success.png'} "
+          f"and {len(rows)} videos in {out / 'videos'}")
     return rows
 
 

@@ -8,7 +8,8 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -97,7 +98,8 @@ def rollout(env_id: str, policy: str = "expert", episodes: int = 10, seed: int =
         env_options.setdefault("render_mode", "rgb_array")
     env = gym.make(env_id, **env_options)
     act = make_policy(policy, env, seed)
-    result = RolloutResult(env=env_id, policy=policy, seed=seed, env_options={k: v for k, v in env_options.items() if k != "render_mode"})
+    shown_options = {k: v for k, v in env_options.items() if k != "render_mode"}
+    result = RolloutResult(env=env_id, policy=policy, seed=seed, env_options=shown_options)
     frames: list[np.ndarray] = []
     steps, start = 0, time.perf_counter()
     bar = tqdm(range(episodes), desc=f"{env_id} [{policy}]", disable=not progress, unit="ep")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -55,16 +55,16 @@ class GroupElement:
     angle: float = 0.0
     reflection: bool = False
 
-    def normalized(self) -> "GroupElement":
+    def normalized(self) -> GroupElement:
         return GroupElement(float(self.angle % _TWO_PI), bool(self.reflection))
 
-    def compose(self, other: "GroupElement") -> "GroupElement":
+    def compose(self, other: GroupElement) -> GroupElement:
         """``self · other`` (apply ``other`` first)."""
         # R(a)F^r R(b)F^s = R(a + (-1)^r b) F^(r xor s)
         sign = -1.0 if self.reflection else 1.0
         return GroupElement(self.angle + sign * other.angle, self.reflection != other.reflection).normalized()
 
-    def inverse(self) -> "GroupElement":
+    def inverse(self) -> GroupElement:
         if self.reflection:
             return GroupElement(self.angle, True).normalized()  # reflections are involutions
         return GroupElement(-self.angle, False).normalized()
@@ -83,7 +83,7 @@ class GroupElement:
         kr = round(k)
         return int(kr) % 4 if abs(k - kr) < 1e-9 else None
 
-    def __matmul__(self, other: "GroupElement") -> "GroupElement":
+    def __matmul__(self, other: GroupElement) -> GroupElement:
         return self.compose(other)
 
 
@@ -110,7 +110,7 @@ class Group:
     def contains(self, g: GroupElement, atol: float = 1e-9) -> bool:
         raise NotImplementedError
 
-    def is_subgroup_of(self, other: "Group") -> bool:
+    def is_subgroup_of(self, other: Group) -> bool:
         """True when every element of ``self`` lies in ``other``."""
         if self.has_reflections and not other.has_reflections:
             return False
@@ -298,7 +298,8 @@ def action_representation(g: GroupElement, components: Sequence[ActionComponent]
     return rho
 
 
-def transform_action(action: np.ndarray, g: GroupElement, components: Sequence[ActionComponent] = ACTION_COMPONENTS) -> np.ndarray:
+def transform_action(action: np.ndarray, g: GroupElement,
+                     components: Sequence[ActionComponent] = ACTION_COMPONENTS) -> np.ndarray:
     """Apply ``g`` to one action or a batch (last axis = action components)."""
     action = np.asarray(action)
     rho = action_representation(g, components).astype(action.dtype if action.dtype.kind == "f" else np.float64)
@@ -351,7 +352,8 @@ def transform_points(points: np.ndarray, g: GroupElement, centre_xy: Sequence[fl
     return out
 
 
-def transform_planar_pose(xy: Sequence[float], yaw: float, g: GroupElement, centre_xy: Sequence[float] = (0.0, 0.0)) -> tuple[np.ndarray, float]:
+def transform_planar_pose(xy: Sequence[float], yaw: float, g: GroupElement,
+                          centre_xy: Sequence[float] = (0.0, 0.0)) -> tuple[np.ndarray, float]:
     """Apply ``g`` to a planar pose (position about ``centre_xy`` and heading ``yaw``)."""
     centre = np.asarray(centre_xy, dtype=float)
     new_xy = g.matrix() @ (np.asarray(xy, dtype=float) - centre) + centre

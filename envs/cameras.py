@@ -60,6 +60,20 @@ def perspective(fov_deg: float, aspect: float, near: float, far: float) -> np.nd
     return proj
 
 
+def _sample_pixel_centres(projection: np.ndarray, size: int) -> np.ndarray:
+    """Shift a projection by half a pixel so that TinyRenderer, which samples pixel corners,
+    samples pixel centres: then a 90° scene rotation is an exact pixel permutation, and the
+    painted fingers and :meth:`Camera.unproject` (which assume centres) line up with the render."""
+    proj = projection.copy()
+    if proj[3, 3] == 1.0:  # orthographic: x_ndc = p00 x + p03
+        proj[0, 3] -= 1.0 / size
+        proj[1, 3] -= 1.0 / size
+    else:  # perspective: x_ndc = (p00 x + p02 z) / -z
+        proj[0, 2] += 1.0 / size
+        proj[1, 2] += 1.0 / size
+    return proj
+
+
 @dataclass(frozen=True)
 class CameraSpec:
     """Where a camera is and what it sees.
@@ -142,12 +156,12 @@ class Camera:
             eye = np.array([cxy[0], cxy[1], _RENDER_HEIGHT])
             view = look_at(eye, eye - np.array([0, 0, 1.0]), np.array([0.0, 1.0, 0.0]))
             half = spec.view_size / 2.0
-            return view, orthographic(half, half, _ORTHO_NEAR, _ORTHO_FAR), cxy
+            return view, _sample_pixel_centres(orthographic(half, half, _ORTHO_NEAR, _ORTHO_FAR), spec.size), cxy
         el, az = math.radians(spec.elevation_deg), math.radians(spec.azimuth_deg)
         target = np.array([self.centre[0], self.centre[1], 0.0])
         eye = target + spec.distance * np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
         up = np.array([-math.sin(el) * math.cos(az), -math.sin(el) * math.sin(az), math.cos(el)])
-        return look_at(eye, target, up), perspective(spec.fov_deg, 1.0, _NEAR, _FAR), eye
+        return look_at(eye, target, up), _sample_pixel_centres(perspective(spec.fov_deg, 1.0, _NEAR, _FAR), spec.size), eye
 
     # -- rendering ----------------------------------------------------------------------------
     def render(self, sim: Simulator, gripper_pos: np.ndarray, gripper_yaw: float, finger_width: float, *,
@@ -183,7 +197,8 @@ class Camera:
         along = math.cos(yaw) * dx + math.sin(yaw) * dy
         offset = width / 2.0 + self.FINGER_HALF_THICK
         in_jaw = np.abs(along) <= self.FINGER_HALF_DEPTH
-        mask = in_jaw & ((np.abs(across - offset) <= self.FINGER_HALF_THICK) | (np.abs(across + offset) <= self.FINGER_HALF_THICK))
+        half = self.FINGER_HALF_THICK
+        mask = in_jaw & ((np.abs(across - offset) <= half) | (np.abs(across + offset) <= half))
         out = depth.copy()
         out[mask] = np.minimum(out[mask], finger_depth)
         return out

@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -111,7 +112,7 @@ class EnvOptions:
             raise ValueError(f"unknown render_mode {self.render_mode!r}; accepted: None, 'rgb_array'")
 
     @classmethod
-    def from_kwargs(cls, task_name: str, extra: Sequence[str] = (), **kwargs: Any) -> tuple["EnvOptions", dict]:
+    def from_kwargs(cls, task_name: str, extra: Sequence[str] = (), **kwargs: Any) -> tuple[EnvOptions, dict]:
         """Split ``kwargs`` into env options and task options; unknown names raise ``ValueError``."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(kwargs) - names - set(extra))

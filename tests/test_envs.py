@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import gymnasium as gym
@@ -11,7 +10,7 @@ import pytest
 
 from equimanip.envs import env_ids
 from equimanip.envs.cameras import CAMERAS
-from equimanip.symmetry import ACTION_INDEX, DihedralGroup, GroupElement, transform_action, transform_image
+from equimanip.symmetry import ACTION_INDEX, DihedralGroup, transform_action, transform_image
 
 ALL_OBS = ("rgb", "point_cloud", "state")
 ENV_IDS = env_ids()

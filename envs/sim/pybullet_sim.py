@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -34,11 +34,11 @@ def _silenced_c_output() -> Iterator[None]:
 
 
 with _silenced_c_output():
-    import pybullet
+    import pybullet  # noqa: E402
     import pybullet_data
     from pybullet_utils.bullet_client import BulletClient
 
-from equimanip.envs.sim.base import Contact, Quat, RenderResult, Simulator, Vec3
+from equimanip.envs.sim.base import Contact, Quat, RenderResult, Simulator, Vec3  # noqa: E402  (after the silenced import)
 
 
 class PyBulletSimulator(Simulator):
