@@ -169,7 +169,20 @@ script, not the files. License: MIT, the same as the project.
   front held 4 cm out of it by two posts, 4.2 to 5.8 cm above the table.
 - `bowl/bowl.urdf`: an upright bowl, 11 cm wide at the bottom, 15 cm at the rim, 5 cm tall, 0.4 kg:
   a bottom disc and 16 tilted wall boxes (convex pieces for a dynamic body).
+- `textures/grid.png`: the `grid_floor` corruption's table texture (dark 2-pixel lines every 32
+  pixels on light grey, 256 × 256).
 """
+
+
+def grid_texture(size: int = 256, spacing: int = 32, width: int = 2):
+    """Light-grey image with dark grid lines (uint8 H×W×3)."""
+    import numpy as np
+
+    img = np.full((size, size, 3), 205, dtype=np.uint8)
+    for offset in range(width):
+        img[offset::spacing, :, :] = 60
+        img[:, offset::spacing, :] = 60
+    return img
 
 
 def main() -> None:
@@ -182,6 +195,12 @@ def main() -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         print(f"wrote {path.relative_to(ASSETS.parent)}")
+    import imageio.v2 as imageio
+
+    texture = ASSETS / "textures" / "grid.png"
+    texture.parent.mkdir(parents=True, exist_ok=True)
+    imageio.imwrite(texture, grid_texture())
+    print(f"wrote {texture.relative_to(ASSETS.parent)}")
 
 
 if __name__ == "__main__":
