@@ -8,7 +8,8 @@ experts can be queried after a perturbation, which SEIL's transition simulation 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -22,12 +23,12 @@ Z_TOL = 0.004
 CLOSED_EMPTY = 0.004  # finger opening below which a closed gripper holds nothing
 
 
-def yaw_error(env: "TabletopEnv", yaw: float, period: float) -> float:
+def yaw_error(env: TabletopEnv, yaw: float, period: float) -> float:
     """Shortest turn from the commanded gripper yaw to ``yaw`` modulo ``period``."""
     return (yaw - env.robot.target_yaw + period / 2) % period - period / 2
 
 
-def travel(env: "TabletopEnv", xy: Sequence[float], z: float, yaw: float | None, period: float, open_gripper: bool,
+def travel(env: TabletopEnv, xy: Sequence[float], z: float, yaw: float | None, period: float, open_gripper: bool,
            safe_z: float = SAFE_Z) -> np.ndarray:
     """Go to ``(xy, z)``: rise to ``safe_z`` first when far away in xy, then descend."""
     here = env.robot.target_position
@@ -37,7 +38,7 @@ def travel(env: "TabletopEnv", xy: Sequence[float], z: float, yaw: float | None,
     return env.gripper_action((xy[0], xy[1], z), yaw, open_gripper, period)
 
 
-def pick(env: "TabletopEnv", body: str, grasp_xy: Sequence[float], grasp_z: float, grasp_yaw: float, *,
+def pick(env: TabletopEnv, body: str, grasp_xy: Sequence[float], grasp_z: float, grasp_yaw: float, *,
          yaw_period: float = math.pi, lift_z: float = 0.25) -> np.ndarray:
     """Align above ``body``, descend, close, and lift while holding it.
 
@@ -60,7 +61,7 @@ def pick(env: "TabletopEnv", body: str, grasp_xy: Sequence[float], grasp_z: floa
     return travel(env, grasp_xy, max(grasp_z, SAFE_Z), grasp_yaw, yaw_period, open_gripper=True)
 
 
-def place(env: "TabletopEnv", body: str, xy: Sequence[float], bottom_z: float, yaw: float | None = None, *,
+def place(env: TabletopEnv, body: str, xy: Sequence[float], bottom_z: float, yaw: float | None = None, *,
           yaw_period: float = math.pi, clearance: float = 0.004, carry_clearance: float = 0.05) -> np.ndarray:
     """Carry the held ``body`` over ``xy``, turn it to ``yaw``, lower it and let go.
 
@@ -101,7 +102,7 @@ FINGER_HALF_THICKNESS = 0.015  # half the closed fingers' extent across their cl
 FINGERTIP_DROP = 0.011  # fingertips below the grasp-target frame
 
 
-def workspace_room(env: "TabletopEnv", xy: Sequence[float], direction: Sequence[float]) -> float:
+def workspace_room(env: TabletopEnv, xy: Sequence[float], direction: Sequence[float]) -> float:
     """Distance from ``xy`` along the unit ``direction`` to the edge of the workspace square."""
     lo, hi = env.workspace.low[:2], env.workspace.high[:2]
     room = math.inf
@@ -113,7 +114,7 @@ def workspace_room(env: "TabletopEnv", xy: Sequence[float], direction: Sequence[
     return max(float(room), 0.0)
 
 
-def push(env: "TabletopEnv", body_xy: Sequence[float], goal_xy: Sequence[float], half: float, *,
+def push(env: TabletopEnv, body_xy: Sequence[float], goal_xy: Sequence[float], half: float, *,
          push_z: float = PUSH_Z, behind: float = 0.08, overshoot: float = 0.035, speed: float = 0.6,
          lateral_tol: float = 0.012, approach_z: float = 0.07) -> np.ndarray:
     """Push a body of half-width ``half`` at ``body_xy`` towards ``goal_xy`` with the closed fingers.
@@ -145,7 +146,7 @@ def push(env: "TabletopEnv", body_xy: Sequence[float], goal_xy: Sequence[float],
     return env.gripper_action((start[0], start[1], push_z), yaw, open_gripper=False)
 
 
-def drag(env: "TabletopEnv", body_xy: Sequence[float], top_z: float, direction: Sequence[float], *,
+def drag(env: TabletopEnv, body_xy: Sequence[float], top_z: float, direction: Sequence[float], *,
          press: float = 0.005, yaw: float | None = None, yaw_period: float = math.pi, speed: float = 0.4) -> np.ndarray:
     """Press the closed fingertips on top of a body (top face at ``top_z``) and drag it along ``direction``.
 

@@ -90,17 +90,25 @@ def test_resets_are_randomised(env_id, make_env):
 @pytest.mark.parametrize("env_id", ENV_IDS, ids=short)
 def test_save_and_restore_state(env_id, make_env):
     env = make_env(env_id, observations=("state",), image_size=64)
+    unwrapped = env.unwrapped
     env.reset(seed=2)
-    for action in random_actions(3, seed=1):
-        env.step(action)
-    snapshot = env.unwrapped.save_state()
-    actions = random_actions(4, seed=9)
-    first = [env.step(a)[0] for a in actions]
-    env.unwrapped.restore_state(snapshot)
-    second = [env.step(a)[0] for a in actions]
-    for a, b in zip(first, second):
-        np.testing.assert_allclose(a["state"], b["state"], atol=1e-6)
-        np.testing.assert_allclose(a["depth"], b["depth"], atol=1e-5)
+    for _ in range(3):  # mid-episode, with the expert in contact-rich phases soon after
+        env.step(unwrapped.expert_action())
+    snapshot = unwrapped.save_state()
+    saved_obs = unwrapped.observe()
+
+    def replay() -> list[dict]:
+        unwrapped.restore_state(snapshot)
+        np.testing.assert_array_equal(unwrapped.observe()["state"], saved_obs["state"])
+        return [env.step(unwrapped.expert_action())[0] for _ in range(4)]
+
+    original = [env.step(unwrapped.expert_action())[0] for _ in range(4)]
+    first, second = replay(), replay()
+    for a, b in zip(first, second):  # replays from one snapshot are bit-identical
+        assert_obs_equal(a, b)
+    for a, b in zip(original, first):  # and follow the original up to solver warm-starting
+        np.testing.assert_allclose(a["state"][:3], b["state"][:3], atol=2e-3)  # gripper position
+        np.testing.assert_allclose(a["state"], b["state"], atol=0.05)  # object poses (sin/cos of 4·yaw)
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS, ids=short)
