@@ -69,7 +69,8 @@ def place(env: TabletopEnv, body: str, xy: Sequence[float], bottom_z: float, yaw
     surface below). The body is released ``clearance`` above it and is carried with its lowest
     point at least ``carry_clearance`` above it. Targets are servoed on the *body*'s measured pose,
     so an off-centre or turned grasp is corrected. Once released (gripper open, nothing held), the
-    gripper rises.
+    gripper rises. The body's lowest point is read off its AABB: exact for boxes and cylinders,
+    padded by up to ~1 cm for meshes.
     """
     robot = env.robot
     here = robot.target_position

@@ -1,0 +1,77 @@
+"""Block Stacking: put one cube on top of the other."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from equimanip.envs import skills
+from equimanip.envs.registry import register_task
+from equimanip.envs.tabletop import TabletopEnv
+
+BLOCKS = ("block_red", "block_blue")
+COLOURS = ((0.85, 0.25, 0.2, 1.0), (0.2, 0.35, 0.85, 1.0))
+HALF = 0.02  # 4 cm cubes, as in BlockPicking
+CUBE_PERIOD = math.pi / 2  # a cube looks the same after a quarter turn
+
+
+@register_task("BlockStacking-v0", max_episode_steps=50)
+class BlockStacking(TabletopEnv):
+    """Stack the two cubes (either on the other).
+
+    Randomizations: both cubes' xy uniform in the workspace (4 cm margin, centres at least 8 cm
+    apart), yaws uniform in [0, 2π).
+    Success: one cube rests on the other: its bottom within 5 mm of the lower cube's top, centres
+    less than 1.5 cm apart in xy, not held by the gripper, and both cubes slower than 5 cm/s.
+    """
+
+    task_state_dim = 10
+    height_tolerance = 0.005
+    xy_tolerance = 0.015
+    max_speed = 0.05
+
+    def build_scene(self) -> None:
+        for name, rgba in zip(BLOCKS, COLOURS):
+            self.sim.create_box(name, (HALF, HALF, HALF), (0.5, 0.0, HALF), mass=0.1, rgba=rgba)
+            self.sim.set_dynamics(name, lateral_friction=1.0, spinning_friction=0.002)
+
+    def reset_task(self, rng: np.random.Generator) -> None:
+        first = self.sample_xy(rng, margin=0.04)
+        second = self.sample_xy(rng, margin=0.04, avoid=[first], min_distance=0.08)
+        for name, xy in zip(BLOCKS, (first, second)):
+            self.place(name, xy, HALF, rng.uniform(0, 2 * math.pi))
+
+    def tracked_bodies(self) -> list[str]:
+        return list(BLOCKS)
+
+    def _stacked(self, top: str, bottom: str) -> bool:
+        """Whether ``top`` sits on ``bottom`` (geometry only)."""
+        top_xy, top_z, _ = self.body_xy_yaw(top)
+        bottom_xy, bottom_z, _ = self.body_xy_yaw(bottom)
+        return (abs((top_z - HALF) - (bottom_z + HALF)) <= self.height_tolerance
+                and float(np.linalg.norm(top_xy - bottom_xy)) < self.xy_tolerance)
+
+    def is_success(self) -> bool:
+        still = all(np.linalg.norm(self.sim.velocity(b)[0]) < self.max_speed for b in BLOCKS)
+        return still and any(self._stacked(t, b) and not self.robot.is_holding(t)
+                             for t, b in (BLOCKS, BLOCKS[::-1]))
+
+    def task_state(self) -> np.ndarray:
+        state = []
+        for name in BLOCKS:
+            xy, z, yaw = self.body_xy_yaw(name)
+            state += [xy[0], xy[1], z, math.sin(4 * yaw), math.cos(4 * yaw)]
+        return np.array(state)
+
+    def expert_action(self) -> np.ndarray:
+        robot = self.robot
+        for top, bottom in (BLOCKS, BLOCKS[::-1]):
+            if robot.is_holding(top) or self._stacked(top, bottom):  # carry it over, or let go and rise
+                xy, z, yaw = self.body_xy_yaw(bottom)
+                return skills.place(self, top, xy, z + HALF, yaw, yaw_period=CUBE_PERIOD)
+        # pick the cube nearer the gripper (it stays the nearer one as the gripper approaches)
+        here = robot.target_position[:2]
+        name = min(BLOCKS, key=lambda b: float(np.linalg.norm(self.body_xy_yaw(b)[0] - here)))
+        xy, z, yaw = self.body_xy_yaw(name)
+        return skills.pick(self, name, xy, z, yaw, yaw_period=CUBE_PERIOD)
