@@ -43,10 +43,13 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 if [ "$(cat "$VENV/.equimanip-stamp" 2>/dev/null)" != "$(stamp_of)" ]; then
   echo "equimanip: installing pinned packages into $VENV (torch 2.13.0, CPU build here; see README for CUDA)"
-  "$VENV/bin/python" -m pip install -q --upgrade pip "setuptools==$(grep '^setuptools==' constraints.txt | cut -d= -f3)"
-  # torch first and alone, so a CUDA build installed by the user is kept (== matches 2.13.0+cu*)
-  "$VENV/bin/python" -m pip install -q -c constraints.txt torch==2.13.0
-  "$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[test]"
+  log="$VENV/install.log"
+  {
+    "$VENV/bin/python" -m pip install --upgrade pip "setuptools==$(grep '^setuptools==' constraints.txt | cut -d= -f3)" &&
+    # torch first and alone, so a CUDA build installed by the user is kept (== matches 2.13.0+cu*)
+    "$VENV/bin/python" -m pip install -c constraints.txt torch==2.13.0 &&
+    "$VENV/bin/python" -m pip install -c constraints.txt -e ".[test]"
+  } > "$log" 2>&1 || { tail -n 40 "$log" >&2; echo "equimanip: pip install failed; full log: $log" >&2; exit 1; }
   stamp_of > "$VENV/.equimanip-stamp"
 fi
 export PATH="$PWD/$VENV/bin:$PATH"
