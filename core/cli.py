@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # bad input: say what was wrong, no traceback
         print(f"equimanip {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `equimanip envs | head`: stop quietly, like other Unix tools
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -194,6 +194,17 @@ def main() -> None:
               f"| 20 sub-steps (ours) | {ours:.0f} | {ours / slow:.1f}× |",
               f"| 290 sub-steps (BulletArm-style wait) | {slow:.0f} | 1.0× |"]
 
+    print("image size ...", file=sys.stderr)
+    lines += ["", "## Cost growth with image size (BlockPicking, step-only steps/s)", "",
+              "| image size | gripper_topdown | side (shadows) | side, `shadows=False` |", "|---|---|---|---|"]
+    for size in (64, 128, 256):
+        n = max(args.steps // (4 if size == 256 else 1), 30)
+        top = step_only(ref, "gripper_topdown", n, image_size=size)
+        side = step_only(ref, "side", max(n // 4, 30), image_size=size)
+        side_plain = step_only(ref, "side", max(n // 4, 30), image_size=size, shadows=False)
+        lines.append(f"| {size}×{size} | {top:.0f} | {side:.0f} | {side_plain:.0f} |")
+        print(lines[-1], file=sys.stderr)
+
     print("scaling ...", file=sys.stderr)
     lines += ["", "## Scaling with worker processes (BlockPicking, expert + resets)", "",
               "| camera | 1 process steps/s | 2 processes steps/s (aggregate) | speed-up |", "|---|---|---|---|"]

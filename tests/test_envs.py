@@ -41,11 +41,12 @@ def test_gymnasium_env_checker(env_id, camera, make_env):
         check_env(env.unwrapped, skip_render_check=True)
 
 
+@pytest.mark.parametrize("camera", CAMERAS)
 @pytest.mark.parametrize("env_id", ENV_IDS, ids=short)
-def test_sb3_env_checker(env_id, make_env):
+def test_sb3_env_checker(env_id, camera, make_env):
     from stable_baselines3.common.env_checker import check_env
 
-    env = make_env(env_id, image_size=64)
+    env = make_env(env_id, camera=camera, image_size=64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check_env(env.unwrapped, warn=False)
