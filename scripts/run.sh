@@ -16,6 +16,7 @@ DEB_PACKAGES=()
 
 # -- Debian packages -----------------------------------------------------------------------------
 "$PYTHON" -c "import ensurepip, venv" 2>/dev/null || DEB_PACKAGES+=(python3-venv)
+DEB_PACKAGES+=(gfortran)  # builds py3nj (escnn's Wigner symbols)
 
 install_debian_packages() {
   local missing=()
