@@ -52,6 +52,35 @@ def action_field_type(gspace: gspaces.GSpace2D) -> enn.FieldType:
     return enn.FieldType(gspace, [r for c in ACTION_COMPONENTS for r in reprs[c.name]])
 
 
+_CACHED = (".filter", ".expanded_bias")
+
+
+class ModeIndependentState(torch.nn.Module):
+    """Makes an escnn network's ``state_dict`` the same in train and eval mode.
+
+    escnn caches expanded filters as buffers in eval mode (and right after construction), so a
+    checkpoint's keys would depend on the mode it was saved in. We never save those caches, ignore
+    their absence on load, and rebuild them from the loaded weights when in eval mode.
+    """
+
+    def _init_state_handling(self) -> None:
+        self.train(True)  # drop the caches escnn builds at construction
+        self.register_load_state_dict_post_hook(ModeIndependentState._after_load)
+
+    def state_dict(self, *args, **kwargs):  # type: ignore[override]
+        state = super().state_dict(*args, **kwargs)
+        for key in [k for k in state if k.endswith(_CACHED)]:
+            del state[key]
+        return state
+
+    @staticmethod
+    def _after_load(module: torch.nn.Module, incompatible) -> None:
+        incompatible.missing_keys[:] = [k for k in incompatible.missing_keys if not k.endswith(_CACHED)]
+        if not module.training:
+            module.train(True)
+            module.train(False)  # re-expand the cached filters from the loaded weights
+
+
 class EquivariantEncoder(torch.nn.Module):
     """Image → ``n_hidden`` regular fields at 1×1 (7 R2Conv layers, ReLU, max-pooling).
 
@@ -96,7 +125,7 @@ class EquivariantEncoder(torch.nn.Module):
         return self.net(enn.GeometricTensor(x, self.in_type))
 
 
-class EquivariantActor(torch.nn.Module):
+class EquivariantActor(ModeIndependentState):
     """Gaussian actor: equivariant mean, invariant log-std (one per action component).
 
     ``forward(image)`` returns ``(mean, log_std)``, both ``B×5`` in the action order
@@ -110,6 +139,7 @@ class EquivariantActor(torch.nn.Module):
         self.mean_type = action_field_type(gspace)
         out_type = self.mean_type + enn.FieldType(gspace, N_LOG_STD * [gspace.trivial_repr])
         self.head = enn.R2Conv(self.encoder.out_type, out_type, 1)
+        self._init_state_handling()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.head(self.encoder(x)).tensor.flatten(1)
@@ -123,19 +153,20 @@ def split_mean_log_std(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, torch.clamp(torch.cat(per_entry, dim=1), LOG_STD_MIN, LOG_STD_MAX)
 
 
-class EquivariantBCHead(torch.nn.Module):
+class EquivariantBCHead(ModeIndependentState):
     """Deterministic equivariant policy for behaviour cloning: image → action mean ``B×5``."""
 
     def __init__(self, group: Group | str = "D4", in_channels: int = 2, image_size: int = 128, n_hidden: int = 64):
         super().__init__()
         self.encoder = EquivariantEncoder(group, in_channels, image_size, n_hidden)
         self.head = enn.R2Conv(self.encoder.out_type, action_field_type(self.encoder.gspace), 1)
+        self._init_state_handling()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(x)).tensor.flatten(1)
 
 
-class EquivariantCritic(torch.nn.Module):
+class EquivariantCritic(ModeIndependentState):
     """Invariant twin Q: encoder features ⊕ action field → regular fields → group pooling → Q.
 
     ``forward(image, action)`` returns ``(q1, q2)``, each ``B×1``.
@@ -156,6 +187,7 @@ class EquivariantCritic(torch.nn.Module):
                                  enn.GroupPooling(hidden), enn.R2Conv(invariant, q_type, 1))
             for _ in range(n_critics))
         self.joint_type = joint
+        self._init_state_handling()
 
     def forward(self, x: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, ...]:
         features = self.encoder(x).tensor

@@ -182,3 +182,17 @@ def test_cuda_request_without_cuda_is_a_clear_error():
         pytest.skip("CUDA is available here")
     with pytest.raises(ValueError, match="not available"):
         resolve_device("cuda")
+
+
+def test_state_dict_does_not_depend_on_train_or_eval_mode():
+    """escnn caches expanded filters as buffers in eval mode; our checkpoints never hold them."""
+    torch.manual_seed(3)
+    net = EquivariantActor("C4", **SMALL)
+    train_keys = set(net.state_dict())
+    net.eval()
+    assert set(net.state_dict()) == train_keys
+    copy = EquivariantActor("C4", **SMALL).eval()  # load into a module in the other mode
+    copy.load_state_dict(net.state_dict())
+    x = torch.randn(2, 2, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(net(x)[0], copy(x)[0], atol=1e-6)  # eval caches rebuilt from loaded weights
