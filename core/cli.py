@@ -3,6 +3,8 @@
     equimanip envs [--json PATH]
     equimanip rollout --env ID --policy expert|random --episodes N --seed S [--camera C] [--video PATH] [--json PATH]
     equimanip demo [--episodes N] [--out DIR]
+    equimanip train rl --env ID [--algo sac|sacfd] [--policy equi|cnn] [--group D4] [--steps N] --out RUN_DIR [--resume]
+    equimanip eval --run RUN_DIR [--episodes N] [--seed S] [--json PATH] [--video PATH]
 """
 
 from __future__ import annotations
@@ -95,6 +97,52 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_rl(args: argparse.Namespace) -> int:
+    from equimanip.agents.train_rl import RLConfig, train
+
+    if args.config:
+        config = RLConfig.from_json(Path(args.config))
+        overrides = {k: v for k, v in vars(args).items() if k in _RL_FLAGS and v is not None}
+        config = dataclasses.replace(config, **overrides)
+    else:
+        if not args.env:
+            raise ValueError("--env is required (or give --config FILE)")
+        config = RLConfig(**{k: v for k, v in vars(args).items() if k in _RL_FLAGS and v is not None})
+    options = dict(args.option or [])
+    if args.camera:
+        options["camera"] = args.camera
+    if options:
+        config.env_options = {**config.env_options, **options}
+    summary = train(config, Path(args.out), resume=args.resume, progress=not args.no_progress)
+    final = summary["final_eval"]
+    lo, hi = final["success_ci95"]
+    print(f"{config.env} {config.algo}/{config.policy} seed {config.seed}: final success {final['success_rate']:.2f} "
+          f"(95% CI {lo:.2f}-{hi:.2f}, {final['episodes']} episodes) after {summary['num_timesteps']} steps; run in {args.out}")
+    return 0
+
+
+_RL_FLAGS = ("env", "algo", "policy", "group", "steps", "demos", "seed", "device", "n_hidden", "augment_copies",
+             "bc_weight", "eval_every", "eval_episodes", "checkpoint_every", "batch_size", "learning_rate")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from equimanip.agents.train_rl import evaluate, load_run
+    from equimanip.rollout import write_json
+
+    model, config = load_run(Path(args.run), device=args.device)
+    if args.env and args.env.split("/")[-1] != config.env.split("/")[-1]:
+        raise ValueError(f"{args.run} was trained on {config.env}, not {args.env}")
+    result = evaluate(model, config, args.episodes, args.seed, video=Path(args.video) if args.video else None,
+                      video_episodes=args.video_episodes)
+    result = {"run": args.run, "env": config.env, **result}
+    lo, hi = result["success_ci95"]
+    print(f"{config.env}: success {result['success_rate']:.3f} (95% CI {lo:.3f}-{hi:.3f}) over {args.episodes} episodes "
+          f"(seeds {args.seed}-{args.seed + args.episodes - 1})")
+    if args.json:
+        write_json(args.json, result)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="equimanip",
@@ -130,6 +178,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="PATH", help="write {success_rate, episodes: [...], ...} as JSON to PATH")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_rollout)
+
+    p = sub.add_parser("train", help="train an agent (rl: SAC / SACfD with equivariant or CNN networks)",
+                       description="Train an agent. `equimanip train rl --help` lists the RL options.")
+    train_sub = p.add_subparsers(dest="trainer", metavar="TRAINER")
+    train_sub.required = True
+    t = train_sub.add_parser("rl", help="SAC or SAC from demonstrations through stable-baselines3",
+                             description="Train SAC/SACfD with an equivariant (escnn) or CNN actor and critic. Writes to "
+                                         "RUN_DIR: config.json, TensorBoard logs (tb/), eval.csv, checkpoints, model.zip, "
+                                         "curve.png and eval.mp4. Unset options take the config file's or the defaults "
+                                         "(equivariant SACfD: D4, 20 demos, 4 augmented copies, batch 64, lr 1e-3).")
+    t.add_argument("--env", metavar="ID", help="task id, e.g. equimanip/BlockPulling-v0")
+    t.add_argument("--config", metavar="FILE", help="a JSON config (keys of RLConfig); flags override it")
+    t.add_argument("--algo", choices=("sac", "sacfd"), help="sac, or sacfd: expert demos in the buffer (default sacfd)")
+    t.add_argument("--policy", choices=("equi", "cnn"), help="equivariant (escnn) or CNN networks (default equi)")
+    t.add_argument("--group", help="symmetry group of the networks and augmentation: C4, C8, D4, D8 (default D4)")
+    t.add_argument("--steps", type=int, help="env steps to train (default 5000)")
+    t.add_argument("--demos", type=int, help="expert episodes in the buffer for sacfd (default 20)")
+    t.add_argument("--seed", type=int, help="seed of networks, resets, demos and augmentation (default 0)")
+    t.add_argument("--camera", choices=("gripper_topdown", "fixed_topdown", "side"), help="observation camera")
+    t.add_argument("--option", action="append", type=_parse_option, metavar="KEY=VALUE",
+                   help="env option, repeatable (e.g. image_size=64)")
+    t.add_argument("--n-hidden", dest="n_hidden", type=int, help="regular fields of the equivariant encoder (64)")
+    t.add_argument("--augment-copies", dest="augment_copies", type=int,
+                   help="symmetry-transformed copies of every transition in the buffer (4; 0 disables)")
+    t.add_argument("--bc-weight", dest="bc_weight", type=float, help="behaviour-cloning weight on the demos (0)")
+    t.add_argument("--eval-every", dest="eval_every", type=int, help="env steps between evaluations (1000)")
+    t.add_argument("--eval-episodes", dest="eval_episodes", type=int, help="episodes per evaluation (20)")
+    t.add_argument("--checkpoint-every", dest="checkpoint_every", type=int, help="env steps between checkpoints (1000)")
+    t.add_argument("--batch-size", dest="batch_size", type=int, help="SAC batch size (64)")
+    t.add_argument("--learning-rate", dest="learning_rate", type=float, help="Adam learning rate (1e-3)")
+    t.add_argument("--device", help="auto (CUDA when present), cpu or cuda (default auto)")
+    t.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory (must be new or empty unless --resume)")
+    t.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last checkpoint")
+    t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    t.set_defaults(func=cmd_train_rl)
+
+    p = sub.add_parser("eval", help="evaluate a trained run",
+                       description="Load the policy of RUN_DIR and run deterministic episodes (seeds S, S+1, …).")
+    p.add_argument("--run", required=True, metavar="RUN_DIR", help="a run directory written by `equimanip train`")
+    p.add_argument("--env", metavar="ID", help="check that the run was trained on this env")
+    p.add_argument("--episodes", type=int, default=50, metavar="N", help="episodes (default 50)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the first episode (default 0)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    p.add_argument("--json", metavar="PATH", help="write {success_rate, success_ci95, ...} as JSON")
+    p.add_argument("--video", metavar="PATH", help="write an mp4 of the first episode(s)")
+    p.add_argument("--video-episodes", type=int, default=1, metavar="K", help="episodes in the video (default 1)")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("demo", help="the README's main job: expert rollouts of every task, table and videos",
                        description="Roll out the scripted expert on every registered task, print a success table "

@@ -1,0 +1,330 @@
+"""Train SAC / SACfD with equivariant or CNN networks on an equimanip task, from a config.
+
+A run directory holds everything: ``config.json`` (the resolved config), ``tb/`` (TensorBoard),
+``eval.csv`` (success rate vs env steps), ``checkpoint/`` (model + replay buffer, written
+atomically, for ``--resume``), ``model.zip`` (final), ``curve.png`` and ``eval.mp4``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ALGOS = ("sac", "sacfd")
+NETWORKS = ("equi", "cnn")
+
+
+@dataclass
+class RLConfig:
+    """Settings of one RL run (defaults: equivariant SAC, REFERENCES §3).
+
+    Attributes:
+        env: task id, e.g. ``equimanip/BlockPulling-v0``.
+        algo: ``sac`` or ``sacfd`` (scripted-expert demos in the buffer).
+        policy: ``equi`` (escnn) or ``cnn``.
+        group: symmetry group of the equivariant networks and of the buffer augmentation.
+        steps: env steps to train for.
+        demos: expert episodes put in the buffer (``sacfd``).
+        seed: seed of everything (networks, env resets, demos, augmentation).
+        env_options: options passed to ``gym.make`` (camera, image_size, dpos, …).
+        n_hidden: regular fields of the equivariant encoder.
+        augment_copies: transformed copies of every transition in the buffer (0 disables).
+        batch_size, learning_rate, gamma, tau, init_temperature: SAC settings.
+        bc_weight: behaviour-cloning weight on the demos (``sacfd``; 0 disables).
+        eval_every, eval_episodes: periodic deterministic evaluation.
+        checkpoint_every: env steps between checkpoints.
+        buffer_size: replay capacity (0: just enough for the run, augmentation included).
+        device: ``auto``, ``cpu`` or ``cuda``.
+        video_episodes: evaluation episodes recorded in ``eval.mp4`` at the end.
+    """
+
+    env: str
+    algo: str = "sacfd"
+    policy: str = "equi"
+    group: str = "D4"
+    steps: int = 5000
+    demos: int = 20
+    seed: int = 0
+    env_options: dict[str, Any] = field(default_factory=dict)
+    n_hidden: int = 64
+    augment_copies: int = 4
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    gamma: float = 0.99
+    tau: float = 0.01
+    init_temperature: float = 0.01
+    bc_weight: float = 0.0
+    eval_every: int = 1000
+    eval_episodes: int = 20
+    checkpoint_every: int = 1000
+    buffer_size: int = 0
+    device: str = "auto"
+    video_episodes: int = 2
+
+    def validate(self) -> RLConfig:
+        from equimanip.envs import task_class
+        from equimanip.symmetry import group_from_name
+
+        cls = task_class(self.env)
+        self.env = cls.env_id
+        if self.algo not in ALGOS:
+            raise ValueError(f"unknown algorithm {self.algo!r}; accepted: {', '.join(ALGOS)}")
+        if self.policy not in NETWORKS:
+            raise ValueError(f"unknown policy {self.policy!r}; accepted: {', '.join(NETWORKS)}")
+        group = group_from_name(self.group)
+        self.group = group.name
+        if self.policy == "equi" or self.augment_copies:
+            cls.symmetry.check_subgroup(group)
+        for name in ("steps", "eval_every", "eval_episodes", "checkpoint_every", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        for name in ("demos", "augment_copies", "buffer_size", "video_episodes"):
+            if int(getattr(self, name)) < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {getattr(self, name)!r}")
+        if self.algo == "sac" and self.demos:
+            self.demos = 0  # plain SAC learns without demonstrations
+        return self
+
+    @classmethod
+    def from_json(cls, path: Path) -> RLConfig:
+        data = json.loads(Path(path).read_text())
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known - {"kind"})
+        if unknown:
+            raise ValueError(f"unknown config keys {unknown} in {path}; accepted: {', '.join(sorted(known))}")
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def _make_env(config: RLConfig, render: bool = False):
+    import gymnasium as gym
+    from stable_baselines3.common.monitor import Monitor
+
+    options = dict(config.env_options)
+    if render:
+        options["render_mode"] = "rgb_array"
+    return Monitor(gym.make(config.env, **options))
+
+
+def evaluate(model: Any, config: RLConfig, episodes: int, seed: int, video: Path | None = None,
+             video_episodes: int = 0) -> dict[str, Any]:
+    """Deterministic evaluation episodes (seeds ``seed`` …); success rate with a Wilson interval."""
+    from equimanip.rollout import wilson_interval, write_video
+
+    env = _make_env(config, render=video is not None)
+    successes, lengths, frames = [], [], []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        record = video is not None and i < video_episodes
+        if record:
+            frames.append(env.render())
+        length = 0
+        while True:
+            action, _ = model.predict(obs, deterministic=True)
+            obs, _, terminated, truncated, info = env.step(action)
+            length += 1
+            if record:
+                frames.append(env.render())
+            if terminated or truncated:
+                break
+        successes.append(bool(info.get("is_success", False)))
+        lengths.append(length)
+    env.close()
+    if video is not None and frames:
+        write_video(video, frames)
+    lo, hi = wilson_interval(sum(successes), episodes)
+    return {"success_rate": float(np.mean(successes)), "success_ci95": [lo, hi], "episodes": episodes,
+            "seeds": [seed, seed + episodes - 1], "mean_length": float(np.mean(lengths))}
+
+
+def _build_model(config: RLConfig, env: Any, run: Path) -> Any:
+    from equimanip.agents.replay import SymmetricReplayBuffer
+    from equimanip.agents.sacfd import SACfD
+    from equimanip.agents.sb3_policy import ImageSACPolicy
+    from equimanip.policies import resolve_device
+
+    max_steps = env.unwrapped.max_episode_steps
+    buffer = config.buffer_size or (config.steps + config.demos * max_steps) * (1 + config.augment_copies) + 1
+    return SACfD(
+        ImageSACPolicy, env, learning_rate=config.learning_rate, buffer_size=buffer, learning_starts=config.batch_size,
+        batch_size=config.batch_size, tau=config.tau, gamma=config.gamma, ent_coef=f"auto_{config.init_temperature}",
+        replay_buffer_class=SymmetricReplayBuffer,
+        replay_buffer_kwargs={"group": config.group if config.augment_copies else "C1",
+                              "n_copies": config.augment_copies, "seed": config.seed},
+        policy_kwargs={"network": config.policy, "group": config.group, "n_hidden": config.n_hidden},
+        bc_weight=config.bc_weight if config.algo == "sacfd" else 0.0,
+        tensorboard_log=str(run / "tb"), seed=config.seed, device=resolve_device(config.device), verbose=0)
+
+
+def _checkpoint(model: Any, run: Path) -> None:
+    """Write model, replay buffer and step count to ``checkpoint/`` atomically (swap a new folder in)."""
+    tmp = Path(tempfile.mkdtemp(dir=run, prefix=".checkpoint-"))
+    model.save(tmp / "model.zip")
+    model.save_replay_buffer(tmp / "replay_buffer.pkl")
+    (tmp / "state.json").write_text(json.dumps({"num_timesteps": int(model.num_timesteps)}))
+    final = run / "checkpoint"
+    old = run / ".checkpoint-old"
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _load_checkpoint(config: RLConfig, env: Any, run: Path) -> Any:
+    from equimanip.agents.sacfd import SACfD
+    from equimanip.policies import resolve_device
+
+    path = run / "checkpoint"
+    try:
+        state = json.loads((path / "state.json").read_text())
+        model = SACfD.load(path / "model.zip", env=env, device=resolve_device(config.device))
+        model.load_replay_buffer(path / "replay_buffer.pkl")
+    except (FileNotFoundError, json.JSONDecodeError, zipfile.BadZipFile, EOFError, ValueError, KeyError, RuntimeError) as exc:
+        raise ValueError(f"cannot resume from {path}: the checkpoint is missing or corrupted ({exc}); "
+                         "start a new run directory instead") from exc
+    if int(state["num_timesteps"]) != model.num_timesteps:
+        raise ValueError(f"cannot resume from {path}: state.json and model.zip disagree; the checkpoint is corrupted")
+    model.tensorboard_log = str(run / "tb")
+    return model
+
+
+def _plot_curve(rows: list[dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [r["steps"] for r in rows]
+    rate = [r["success_rate"] for r in rows]
+    lo = [r["ci_low"] for r in rows]
+    hi = [r["ci_high"] for r in rows]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(steps, rate, marker="o")
+    ax.fill_between(steps, lo, hi, alpha=0.25)
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("eval success rate (95% CI)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _read_eval(run: Path) -> list[dict]:
+    path = run / "eval.csv"
+    if not path.exists():
+        return []
+    with open(path) as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _write_eval(run: Path, rows: list[dict]) -> None:
+    header = ["steps", "success_rate", "ci_low", "ci_high", "mean_length"]
+    lines = [",".join(header)] + [",".join(str(r[h]) for h in header) for r in rows]
+    _atomic_write_text(run / "eval.csv", "\n".join(lines) + "\n")
+
+
+def train(config: RLConfig, run: Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Train (or resume) a run; returns the final evaluation."""
+    from stable_baselines3.common.callbacks import BaseCallback
+    from tqdm import tqdm
+
+    run = Path(run)
+    config_path = run / "config.json"
+    if resume:
+        if not config_path.exists():
+            raise ValueError(f"--resume: {run} holds no run (no config.json)")
+        saved = RLConfig.from_json(config_path).validate()
+        if saved.env != config.validate().env:
+            raise ValueError(f"{run} is a run of {saved.env}, not {config.env}; use a new run directory")
+        config = saved
+    else:
+        config.validate()
+        if run.exists() and any(run.iterdir()):
+            raise ValueError(f"run directory {run} is not empty; pass --resume to continue it or choose a new one")
+        run.mkdir(parents=True, exist_ok=True)
+        _atomic_write_text(config_path, json.dumps({"kind": "rl", **dataclasses.asdict(config)}, indent=2))
+
+    env = _make_env(config)
+    if resume and (run / "checkpoint").exists():
+        model = _load_checkpoint(config, env, run)
+    else:
+        model = _build_model(config, env, run)
+        if config.algo == "sacfd" and config.demos:
+            stats = model.add_demonstrations(_make_env(config), config.demos, seed=1_000_000 + config.seed * 1000)
+            _atomic_write_text(run / "demos.json", json.dumps(stats, indent=2))
+    if config.algo == "sacfd" and config.bc_weight > 0 and model._demo_actions is None:
+        model.add_demonstrations(_make_env(config), config.demos, seed=1_000_000 + config.seed * 1000)
+
+    rows = [r for r in _read_eval(run) if r["steps"] <= model.num_timesteps]
+    eval_seed = 2_000_000 + config.seed * 1000
+
+    class RunCallback(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bar = tqdm(total=config.steps, initial=model.num_timesteps, desc=f"{config.env} {config.algo}/{config.policy}",
+                            unit="step", disable=not progress)
+
+        def _on_step(self) -> bool:
+            self.bar.update(1)
+            steps = self.model.num_timesteps
+            if steps % config.eval_every == 0 or steps == config.steps:
+                result = evaluate(self.model, config, config.eval_episodes, eval_seed)
+                rows.append({"steps": steps, "success_rate": result["success_rate"], "ci_low": result["success_ci95"][0],
+                             "ci_high": result["success_ci95"][1], "mean_length": result["mean_length"]})
+                _write_eval(run, rows)
+                self.logger.record("eval/success_rate", result["success_rate"])
+                self.bar.set_postfix(success=f"{result['success_rate']:.2f}")
+            if steps % config.checkpoint_every == 0:
+                _checkpoint(self.model, run)
+            return True
+
+        def _on_training_end(self) -> None:
+            self.bar.close()
+
+    remaining = config.steps - model.num_timesteps
+    if remaining > 0:
+        model.learn(remaining, callback=RunCallback(), reset_num_timesteps=not resume, tb_log_name="sac")
+    _checkpoint(model, run)
+    model.save(run / "model.zip")
+    final = evaluate(model, config, config.eval_episodes, eval_seed, video=run / "eval.mp4",
+                     video_episodes=config.video_episodes)
+    if rows:
+        _plot_curve(rows, run / "curve.png", f"{config.env} {config.algo}/{config.policy} {config.group} seed {config.seed}")
+    summary = {"config": dataclasses.asdict(config), "final_eval": final, "num_timesteps": int(model.num_timesteps)}
+    _atomic_write_text(run / "summary.json", json.dumps(summary, indent=2))
+    return summary
+
+
+def load_run(run: Path, device: str = "auto") -> tuple[Any, RLConfig]:
+    """The trained model and config of a run directory (final model, else the last checkpoint)."""
+    from equimanip.agents.sacfd import SACfD
+    from equimanip.policies import resolve_device
+
+    run = Path(run)
+    if not (run / "config.json").exists():
+        raise ValueError(f"{run} is not a run directory (no config.json)")
+    config = RLConfig.from_json(run / "config.json").validate()
+    path = run / "model.zip" if (run / "model.zip").exists() else run / "checkpoint" / "model.zip"
+    try:
+        model = SACfD.load(path, device=resolve_device(device))
+    except (FileNotFoundError, zipfile.BadZipFile, EOFError, ValueError, KeyError, RuntimeError) as exc:
+        raise ValueError(f"cannot load the model in {run}: missing or corrupted ({exc})") from exc
+    return model, config
