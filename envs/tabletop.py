@@ -245,6 +245,17 @@ class TabletopEnv(gym.Env):
         pos, quat = self.sim.get_pose(name)
         return pos[:2].copy(), float(pos[2]), quaternion_yaw(quat)
 
+    def pose_features(self, name: str, fold: int = 4) -> list[float]:
+        """``[x, y, z, sin(fold·yaw), cos(fold·yaw)]`` of a body that looks the same after a
+        ``1/fold`` turn (4 for a cube): continuous, and blind to the symmetric yaw ambiguity."""
+        xy, z, yaw = self.body_xy_yaw(name)
+        return [float(xy[0]), float(xy[1]), z, math.sin(fold * yaw), math.cos(fold * yaw)]
+
+    def lifted_and_held(self, name: str, half_height: float, height: float) -> bool:
+        """The gripper holds ``name`` and its bottom is more than ``height`` above the table."""
+        _, z, _ = self.body_xy_yaw(name)
+        return z - half_height > height and self.robot.is_holding(name)
+
     def gripper_action(self, target: Sequence[float], yaw: float | None = None, open_gripper: bool = True,
                        yaw_period: float = math.pi) -> np.ndarray:
         """Normalised action that moves the commanded gripper pose toward ``target`` (clipped).

@@ -68,10 +68,8 @@ class BlockInBowl(TabletopEnv):
                 and not self.robot.is_holding(BLOCK) and self.bowl_upright())
 
     def task_state(self) -> np.ndarray:
-        block_xy, block_z, block_yaw = self.body_xy_yaw(BLOCK)
         bowl_xy, bowl_z, _ = self.body_xy_yaw(BOWL)
-        return np.array([block_xy[0], block_xy[1], block_z, math.sin(4 * block_yaw), math.cos(4 * block_yaw),
-                         bowl_xy[0], bowl_xy[1], bowl_z])
+        return np.array([*self.pose_features(BLOCK), bowl_xy[0], bowl_xy[1], bowl_z])
 
     def expert_action(self) -> np.ndarray:
         block_xy, block_z, block_yaw = self.body_xy_yaw(BLOCK)

@@ -36,12 +36,10 @@ class BlockPicking(TabletopEnv):
         return [BLOCK]
 
     def is_success(self) -> bool:
-        _, z, _ = self.body_xy_yaw(BLOCK)
-        return z - HALF > self.lift_height and self.robot.is_holding(BLOCK)
+        return self.lifted_and_held(BLOCK, HALF, self.lift_height)
 
     def task_state(self) -> np.ndarray:
-        xy, z, yaw = self.body_xy_yaw(BLOCK)
-        return np.array([xy[0], xy[1], z, math.sin(4 * yaw), math.cos(4 * yaw)])
+        return np.array(self.pose_features(BLOCK))
 
     def expert_action(self) -> np.ndarray:
         xy, z, yaw = self.body_xy_yaw(BLOCK)

@@ -45,11 +45,7 @@ class BlockPulling(TabletopEnv):
         return self.sim.in_contact(*BLOCKS)
 
     def task_state(self) -> np.ndarray:
-        state = []
-        for name in BLOCKS:
-            xy, z, yaw = self.body_xy_yaw(name)
-            state += [xy[0], xy[1], z, math.sin(4 * yaw), math.cos(4 * yaw)]
-        return np.array(state)
+        return np.array([v for name in BLOCKS for v in self.pose_features(name)])
 
     def expert_action(self) -> np.ndarray:
         (a, _, _), (b, _, _) = (self.body_xy_yaw(name) for name in BLOCKS)

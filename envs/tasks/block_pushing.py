@@ -59,8 +59,7 @@ class BlockPushing(TabletopEnv):
         return z < HALF + 0.005 and float(np.linalg.norm(xy - self.goal)) < self.success_radius
 
     def task_state(self) -> np.ndarray:
-        xy, z, yaw = self.body_xy_yaw(BLOCK)
-        return np.array([xy[0], xy[1], z, math.sin(4 * yaw), math.cos(4 * yaw), self.goal[0], self.goal[1]])
+        return np.array([*self.pose_features(BLOCK), self.goal[0], self.goal[1]])
 
     def expert_action(self) -> np.ndarray:
         xy, _, _ = self.body_xy_yaw(BLOCK)

@@ -58,11 +58,7 @@ class BlockStacking(TabletopEnv):
                              for t, b in (BLOCKS, BLOCKS[::-1]))
 
     def task_state(self) -> np.ndarray:
-        state = []
-        for name in BLOCKS:
-            xy, z, yaw = self.body_xy_yaw(name)
-            state += [xy[0], xy[1], z, math.sin(4 * yaw), math.cos(4 * yaw)]
-        return np.array(state)
+        return np.array([v for name in BLOCKS for v in self.pose_features(name)])
 
     def expert_action(self) -> np.ndarray:
         robot = self.robot

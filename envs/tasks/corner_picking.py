@@ -71,15 +71,12 @@ class CornerPicking(TabletopEnv):
         return [BLOCK]
 
     def is_success(self) -> bool:
-        _, z, _ = self.body_xy_yaw(BLOCK)
-        return z - HALF > self.lift_height and self.robot.is_holding(BLOCK)
+        return self.lifted_and_held(BLOCK, HALF, self.lift_height)
 
     def task_state(self) -> np.ndarray:
-        xy, z, yaw = self.body_xy_yaw(BLOCK)
         vertex, u, v = self.corner()
         heading = math.atan2(u[1] + v[1], u[0] + v[0])
-        return np.array([xy[0], xy[1], z, math.sin(4 * yaw), math.cos(4 * yaw),
-                         vertex[0], vertex[1], WALL_H / 2, math.sin(heading), math.cos(heading)])
+        return np.array([*self.pose_features(BLOCK), vertex[0], vertex[1], WALL_H / 2, math.sin(heading), math.cos(heading)])
 
     def expert_action(self) -> np.ndarray:
         xy, z, yaw = self.body_xy_yaw(BLOCK)
