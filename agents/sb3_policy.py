@@ -80,20 +80,6 @@ class ImageActor(BasePolicy):
     def reset_noise(self, batch_size: int = 1) -> None:
         raise ValueError("gSDE is not supported by the image actor; use use_sde=False")
 
-    def set_training_mode(self, mode: bool) -> None:
-        super().set_training_mode(_mode_for(self.net, mode))
-
-
-def _mode_for(net: torch.nn.Module, mode: bool) -> bool:
-    """escnn modules always run in training mode inside SB3.
-
-    In eval mode escnn caches its expanded filters as extra buffers: the checkpoint's keys would
-    then depend on the mode it was saved in, and SAC's Polyak-averaged target critic (kept in eval
-    mode) would never see its new weights. Nothing else here depends on the mode; for fast
-    inference, :func:`equimanip.policies.export` gives plain torch modules.
-    """
-    return True if isinstance(net, (EquivariantActor, EquivariantCritic)) else mode
-
 
 class ImageCritic(BaseModel):
     """Twin Q around an image network ``(image, action) -> (q1, q2)``."""
@@ -111,7 +97,10 @@ class ImageCritic(BaseModel):
         return self(obs, actions)[0]
 
     def set_training_mode(self, mode: bool) -> None:
-        super().set_training_mode(_mode_for(self.net, mode))
+        # In eval mode escnn caches filters expanded from the weights. SAC keeps the target critic
+        # in eval mode while Polyak-averaging its weights, which would never reach such a cache:
+        # escnn critics always run in training mode (nothing else here depends on the mode).
+        super().set_training_mode(True if isinstance(self.net, EquivariantCritic) else mode)
 
 
 class ImageSACPolicy(SACPolicy):

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from equimanip.atomic import atomic_write_text
+
 ALGOS = ("sac", "sacfd")
 NETWORKS = ("equi", "cnn")
 
@@ -105,14 +107,6 @@ class RLConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
 def _make_env(config: RLConfig, render: bool = False):
     import gymnasium as gym
     from stable_baselines3.common.monitor import Monitor
@@ -166,8 +160,7 @@ def _build_model(config: RLConfig, env: Any, run: Path) -> Any:
         ImageSACPolicy, env, learning_rate=config.learning_rate, buffer_size=buffer, learning_starts=config.batch_size,
         batch_size=config.batch_size, tau=config.tau, gamma=config.gamma, ent_coef=f"auto_{config.init_temperature}",
         replay_buffer_class=SymmetricReplayBuffer,
-        replay_buffer_kwargs={"group": config.group if config.augment_copies else "C1",
-                              "n_copies": config.augment_copies, "seed": config.seed},
+        replay_buffer_kwargs={"group": config.group, "n_copies": config.augment_copies, "seed": config.seed},
         policy_kwargs={"network": config.policy, "group": config.group, "n_hidden": config.n_hidden},
         bc_weight=config.bc_weight if config.algo == "sacfd" else 0.0,
         tensorboard_log=str(run / "tb"), seed=config.seed, device=resolve_device(config.device), verbose=0)
@@ -238,7 +231,7 @@ def _read_eval(run: Path) -> list[dict]:
 def _write_eval(run: Path, rows: list[dict]) -> None:
     header = ["steps", "success_rate", "ci_low", "ci_high", "mean_length"]
     lines = [",".join(header)] + [",".join(str(r[h]) for h in header) for r in rows]
-    _atomic_write_text(run / "eval.csv", "\n".join(lines) + "\n")
+    atomic_write_text(run / "eval.csv", "\n".join(lines) + "\n")
 
 
 def train(config: RLConfig, run: Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
@@ -260,7 +253,7 @@ def train(config: RLConfig, run: Path, resume: bool = False, progress: bool = Tr
         if run.exists() and any(run.iterdir()):
             raise ValueError(f"run directory {run} is not empty; pass --resume to continue it or choose a new one")
         run.mkdir(parents=True, exist_ok=True)
-        _atomic_write_text(config_path, json.dumps({"kind": "rl", **dataclasses.asdict(config)}, indent=2))
+        atomic_write_text(config_path, json.dumps({"kind": "rl", **dataclasses.asdict(config)}, indent=2))
 
     env = _make_env(config)
     if resume and (run / "checkpoint").exists():
@@ -269,7 +262,7 @@ def train(config: RLConfig, run: Path, resume: bool = False, progress: bool = Tr
         model = _build_model(config, env, run)
         if config.algo == "sacfd" and config.demos:
             stats = model.add_demonstrations(_make_env(config), config.demos, seed=1_000_000 + config.seed * 1000)
-            _atomic_write_text(run / "demos.json", json.dumps(stats, indent=2))
+            atomic_write_text(run / "demos.json", json.dumps(stats, indent=2))
     if config.algo == "sacfd" and config.bc_weight > 0 and model._demo_actions is None:
         model.add_demonstrations(_make_env(config), config.demos, seed=1_000_000 + config.seed * 1000)
 
@@ -309,7 +302,7 @@ def train(config: RLConfig, run: Path, resume: bool = False, progress: bool = Tr
     if rows:
         _plot_curve(rows, run / "curve.png", f"{config.env} {config.algo}/{config.policy} {config.group} seed {config.seed}")
     summary = {"config": dataclasses.asdict(config), "final_eval": final, "num_timesteps": int(model.num_timesteps)}
-    _atomic_write_text(run / "summary.json", json.dumps(summary, indent=2))
+    atomic_write_text(run / "summary.json", json.dumps(summary, indent=2))
     return summary
 
 

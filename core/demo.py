@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from equimanip.rollout import rollout, wilson_interval, write_json
+from equimanip.atomic import atomic_write_text, write_json
+from equimanip.rollout import rollout
 
 
 def run_demo(out: Path, episodes: int = 20, seed: int = 0, progress: bool = True) -> list[dict]:
@@ -27,7 +28,7 @@ def run_demo(out: Path, episodes: int = 20, seed: int = 0, progress: bool = True
         table.append(f"| {r['env']} | {r['success_rate']:.2f} | {lo:.2f}–{hi:.2f} | {r['num_episodes']} "
                      f"({seed}–{seed + episodes - 1}) | {r['mean_length']:.1f} | {r['steps_per_second']:.0f} |")
     text = "\n".join(table)
-    (out / "results.md").write_text("# Scripted-expert rollouts\n\n" + text + "\n")
+    atomic_write_text(out / "results.md", "# Scripted-expert rollouts\n\n" + text + "\n")
     _plot(rows, out / "success.png")
     print("\n" + text)
     print(f"\nwrote {out / 'results.md'}, {out / 'results.json'}, {out / 'success.png'} "
@@ -55,4 +56,4 @@ def _plot(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-__all__ = ["run_demo", "wilson_interval"]
+__all__ = ["run_demo"]

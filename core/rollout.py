@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import tempfile
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+from equimanip.atomic import atomic_path, write_json
+
+__all__ = ["POLICIES", "EpisodeResult", "RolloutResult", "rollout", "wilson_interval", "make_policy", "write_video",
+           "write_json"]
 
 POLICIES = ("expert", "random")
 
@@ -128,30 +130,10 @@ def rollout(env_id: str, policy: str = "expert", episodes: int = 10, seed: int =
 
 
 def write_video(path: str | os.PathLike, frames: list[np.ndarray], fps: int = 10) -> None:
-    """Write frames (H×W×3 uint8) to an mp4 atomically (a temporary file renamed into place)."""
+    """Write frames (H×W×3 uint8) to an mp4 atomically."""
     import imageio.v2 as imageio
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=path.suffix or ".mp4", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         with imageio.get_writer(tmp, fps=fps, macro_block_size=1, format="FFMPEG") as writer:
             for frame in frames:
                 writer.append_data(frame)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def write_json(path: str | os.PathLike, data: Any) -> None:
-    """Write JSON atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)

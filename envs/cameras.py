@@ -146,17 +146,24 @@ class Camera:
         offsets = (np.arange(s) - (s - 1) / 2.0) * (spec.view_size / s)
         self._px_x = offsets[None, :].repeat(s, 0)  # +x to the right
         self._px_y = -offsets[:, None].repeat(s, 1)  # +y up
+        self._view, self._projection, self._anchor = self._fixed_matrices()
 
     # -- matrices -----------------------------------------------------------------------------
     def matrices(self, gripper_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """View matrix, projection matrix and the camera's image-centre xy (top-down) or eye."""
+        if self.spec.name == "gripper_topdown":  # the only camera that moves
+            cxy = np.asarray(gripper_xy, float)
+            eye = np.array([cxy[0], cxy[1], _RENDER_HEIGHT])
+            return look_at(eye, eye - np.array([0, 0, 1.0]), np.array([0.0, 1.0, 0.0])), self._projection, cxy
+        return self._view, self._projection, self._anchor
+
+    def _fixed_matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         spec = self.spec
         if spec.topdown:
-            cxy = np.asarray(gripper_xy, float) if spec.name == "gripper_topdown" else self.centre
-            eye = np.array([cxy[0], cxy[1], _RENDER_HEIGHT])
-            view = look_at(eye, eye - np.array([0, 0, 1.0]), np.array([0.0, 1.0, 0.0]))
             half = spec.view_size / 2.0
-            return view, _sample_pixel_centres(orthographic(half, half, _ORTHO_NEAR, _ORTHO_FAR), spec.size), cxy
+            eye = np.array([self.centre[0], self.centre[1], _RENDER_HEIGHT])
+            view = look_at(eye, eye - np.array([0, 0, 1.0]), np.array([0.0, 1.0, 0.0]))
+            return view, _sample_pixel_centres(orthographic(half, half, _ORTHO_NEAR, _ORTHO_FAR), spec.size), self.centre
         el, az = math.radians(spec.elevation_deg), math.radians(spec.azimuth_deg)
         target = np.array([self.centre[0], self.centre[1], 0.0])
         eye = target + spec.distance * np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
