@@ -198,7 +198,7 @@ def _load_checkpoint(config: RLConfig, env: Any, run: Path) -> Any:
     return model
 
 
-def _plot_curve(rows: list[dict], path: Path, title: str) -> None:
+def _plot_curve(rows: list[dict], path: Path, title: str, xlabel: str = "env steps") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -211,7 +211,7 @@ def _plot_curve(rows: list[dict], path: Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.plot(steps, rate, marker="o")
     ax.fill_between(steps, lo, hi, alpha=0.25)
-    ax.set_xlabel("env steps")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("eval success rate (95% CI)")
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(title, fontsize=9)

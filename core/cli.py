@@ -4,7 +4,11 @@
     equimanip rollout --env ID --policy expert|random --episodes N --seed S [--camera C] [--video PATH] [--json PATH]
     equimanip demo [--episodes N] [--out DIR]
     equimanip train rl --env ID [--algo sac|sacfd] [--policy equi|cnn] [--group D4] [--steps N] --out RUN_DIR [--resume]
+    equimanip train bc|seil (--dataset DIR | --env ID --demos N) [--policy equi|cnn] [--group D4] [--simulate-n 4] --out RUN_DIR
+    equimanip collect --env ID --episodes N --seed S --out DATASET [--workers K]
+    equimanip export --dataset DATASET --format robomimic --out FILE.hdf5
     equimanip eval --run RUN_DIR [--episodes N] [--seed S] [--json PATH] [--video PATH]
+    equimanip experiment [--config FILE] [--out DIR]
 """
 
 from __future__ import annotations
@@ -97,6 +101,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from equimanip.experiment import run_experiment
+
+    run_experiment(args.config, Path(args.out), progress=not args.no_progress)
+    return 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from equimanip.collect import collect
+
+    summary = collect(args.env, episodes=args.episodes, seed=args.seed, out=Path(args.out), env_options=_env_options(args),
+                      workers=args.workers, progress=not args.no_progress, flush_every=args.flush_every)
+    lo, hi = summary["success_ci95"]
+    first, last = summary["seed"], summary["seed"] + summary["episodes"] - 1
+    new = (f"{summary['new_episodes']} new, {summary['env_steps_per_second']:.0f} env steps/s with {summary['workers']} "
+           f"worker(s)" if summary["new_episodes"] else "none new: it already had them")
+    print(f"{summary['out']}: {summary['episodes']} episodes of {summary['env_id']} (seeds {first}-{last}; {new}), "
+          f"{summary['frames']} frames, expert success {summary['success_rate']:.3f} (95% CI {lo:.3f}-{hi:.3f}), "
+          f"{summary['seconds']:.1f} s")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from equimanip.robomimic import EXPORT_FORMATS, export_robomimic
+
+    if args.format not in EXPORT_FORMATS:
+        raise ValueError(f"unknown format {args.format!r}; accepted: {', '.join(EXPORT_FORMATS)}")
+    result = export_robomimic(Path(args.dataset), Path(args.out))
+    print(f"wrote {result['out']}: {result['demos']} demos, {result['samples']} samples ({args.format}; obs keys "
+          f"{', '.join(result['obs_keys'])})")
+    return 0
+
+
 def cmd_train_rl(args: argparse.Namespace) -> int:
     from equimanip.agents.train_rl import RLConfig, train
 
@@ -125,11 +162,67 @@ _RL_FLAGS = ("env", "algo", "policy", "group", "steps", "demos", "seed", "device
              "bc_weight", "eval_every", "eval_episodes", "checkpoint_every", "batch_size", "learning_rate")
 
 
+def cmd_train_bc(args: argparse.Namespace) -> int:
+    from equimanip.agents.bc import BCConfig, train
+
+    if args.config:
+        config = BCConfig.from_json(Path(args.config))
+    else:
+        config = BCConfig(simulate_n=4 if args.trainer == "seil" else 0)
+    overrides = {k: v for k, v in vars(args).items() if k in _BC_FLAGS and v is not None}
+    if args.trainer == "bc" and args.simulate_n is None:
+        overrides["simulate_n"] = 0
+    if args.no_rotate:
+        overrides["rotate"] = False
+    config = dataclasses.replace(config, **overrides)
+    if args.trainer == "seil" and config.simulate_n == 0:
+        raise ValueError("seil needs --simulate-n >= 1 (use `train bc` for behaviour cloning without transition simulation)")
+    if args.trainer == "bc" and config.simulate_n > 0:
+        raise ValueError("bc trains without transition simulation; use `train seil --simulate-n N` for that")
+    if not (config.env or config.dataset):
+        raise ValueError("give --dataset DIR (from `equimanip collect`) or --env ID to collect --demos N demos")
+    options = _env_options(args)
+    if options:
+        if config.dataset:
+            raise ValueError("--camera/--option set env options, which a --dataset already fixes; collect a new dataset")
+        config.env_options = {**config.env_options, **options}
+    summary = train(config, Path(args.out), resume=args.resume, progress=not args.no_progress)
+    final = summary["final_eval"]
+    lo, hi = final["success_ci95"]
+    s = summary["samples"]
+    print(f"{summary['config']['env']} {summary['algo']}/{config.policy} seed {config.seed}: success {final['success_rate']:.2f} "
+          f"(95% CI {lo:.2f}-{hi:.2f}, {final['episodes']} episodes) after {summary['steps']} steps on {s['expert']} expert + "
+          f"{s['simulated']} simulated samples ({summary['seconds']['train']:.0f} s training); run in {args.out}")
+    return 0
+
+
+_BC_FLAGS = ("env", "dataset", "demos", "seed", "policy", "group", "simulate_n", "sigma", "steps", "batch_size",
+             "learning_rate", "lr_schedule", "n_hidden", "eval_every", "eval_episodes", "checkpoint_every", "device")
+
+
+def _load_any_run(run: Path, device: str) -> tuple[Any, Any]:
+    import json
+
+    try:
+        kind = json.loads((run / "config.json").read_text()).get("kind", "rl")
+    except FileNotFoundError:
+        raise ValueError(f"{run} is not a run directory (no config.json)") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read {run / 'config.json'}: {exc}") from exc
+    if kind == "bc":
+        from equimanip.agents.bc import load_run
+    elif kind == "rl":
+        from equimanip.agents.train_rl import load_run
+    else:
+        raise ValueError(f"{run} holds a run of unknown kind {kind!r}; accepted: rl, bc")
+    return load_run(run, device=device)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
-    from equimanip.agents.train_rl import evaluate, load_run
+    from equimanip.agents.train_rl import evaluate
     from equimanip.rollout import write_json
 
-    model, config = load_run(Path(args.run), device=args.device)
+    model, config = _load_any_run(Path(args.run), device=args.device)
     if args.env and args.env.split("/")[-1] != config.env.split("/")[-1]:
         raise ValueError(f"{args.run} was trained on {config.env}, not {args.env}")
     result = evaluate(model, config, args.episodes, args.seed, video=Path(args.video) if args.video else None,
@@ -160,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_envs)
 
     p = sub.add_parser("rollout", help="run episodes with the scripted expert or a random policy",
-                       description="Run N episodes (seeds S, S+1, …) and report the success rate with a 95%% Wilson "
+                       description="Run N episodes (seeds S, S+1, …) and report the success rate with a 95% Wilson "
                                    "interval, episode lengths and returns.")
     p.add_argument("--env", required=True, metavar="ID", help="environment id, e.g. equimanip/BlockPicking-v0 "
                                                                "(the equimanip/ prefix may be left out)")
@@ -179,8 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_rollout)
 
-    p = sub.add_parser("train", help="train an agent (rl: SAC / SACfD with equivariant or CNN networks)",
-                       description="Train an agent. `equimanip train rl --help` lists the RL options.")
+    p = sub.add_parser("train", help="train an agent (rl: SAC / SACfD; bc, seil: imitation from demos)",
+                       description="Train an agent. `equimanip train rl --help`, `train bc --help` and "
+                                   "`train seil --help` list the options.")
     train_sub = p.add_subparsers(dest="trainer", metavar="TRAINER")
     train_sub.required = True
     t = train_sub.add_parser("rl", help="SAC or SAC from demonstrations through stable-baselines3",
@@ -214,6 +308,45 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     t.set_defaults(func=cmd_train_rl)
 
+    for name, what in (("bc", "behaviour cloning (no transition simulation)"),
+                       ("seil", "SEIL: equivariant BC with transition simulation")):
+        t = train_sub.add_parser(name, help=what, description=(
+            f"Train {what} from a demonstration dataset (--dataset, from `equimanip collect`) or from --demos expert "
+            "episodes collected into RUN_DIR/dataset (--env). Writes config.json, samples.npz, TensorBoard logs (tb/), "
+            "eval.csv, checkpoint.pt, model.pt, curve.png, eval.mp4 and summary.json to RUN_DIR. Defaults (SEIL, "
+            "REFERENCES §4): D4-equivariant network, 4 simulated samples per free-space step with sigma 0.4, random "
+            "rotations of every batch, Adam lr 1e-3 with cosine decay, batch 64, 1000 steps, env options dpos=0.02 "
+            "and image_size=64."))
+        t.add_argument("--dataset", metavar="DIR", help="a dataset written by `equimanip collect` (fixes env and options)")
+        t.add_argument("--env", metavar="ID", help="task id to collect demos in, e.g. equimanip/BlockInBowl-v0")
+        t.add_argument("--config", metavar="FILE", help="a JSON config (keys of BCConfig); flags override it")
+        t.add_argument("--demos", type=int, help="demonstrations used: the first N of the dataset, or N collected (10)")
+        t.add_argument("--seed", type=int, help="seed of network, batches, perturbations, demos and eval episodes (0)")
+        t.add_argument("--policy", choices=("equi", "cnn"), help="equivariant (escnn) or CNN network (default equi)")
+        t.add_argument("--group", help="group of the equivariant network: C4, C8, D4, D8 (default D4)")
+        t.add_argument("--simulate-n", dest="simulate_n", type=int,
+                       help="simulated corrective samples per free-space expert step (seil: 4; bc: 0)")
+        t.add_argument("--sigma", type=float, help="std of the simulated perturbations in action units (0.4)")
+        t.add_argument("--no-rotate", action="store_true", help="no random rotation of training batches")
+        t.add_argument("--steps", type=int, help="gradient steps (1000)")
+        t.add_argument("--batch-size", dest="batch_size", type=int, help="batch size (64)")
+        t.add_argument("--learning-rate", dest="learning_rate", type=float, help="Adam learning rate (1e-3)")
+        t.add_argument("--lr-schedule", dest="lr_schedule", choices=("cosine", "constant"),
+                       help="learning-rate schedule: cosine decay to 0 over the steps, or constant (default cosine)")
+        t.add_argument("--n-hidden", dest="n_hidden", type=int, help="network width: regular fields of the encoder (32)")
+        t.add_argument("--eval-every", dest="eval_every", type=int, help="steps between evaluations (0: at the end only)")
+        t.add_argument("--eval-episodes", dest="eval_episodes", type=int, help="evaluation episodes (50)")
+        t.add_argument("--checkpoint-every", dest="checkpoint_every", type=int, help="steps between checkpoints (250)")
+        t.add_argument("--camera", choices=("gripper_topdown", "fixed_topdown"),
+                       help="observation camera when collecting (a top-down one: transition simulation needs it)")
+        t.add_argument("--option", action="append", type=_parse_option, metavar="KEY=VALUE",
+                       help="env option when collecting, repeatable (e.g. image_size=128)")
+        t.add_argument("--device", help="auto (CUDA when present), cpu or cuda (default auto)")
+        t.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory (must be new or empty unless --resume)")
+        t.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last checkpoint")
+        t.add_argument("--no-progress", action="store_true", help="hide progress bars")
+        t.set_defaults(func=cmd_train_bc)
+
     p = sub.add_parser("eval", help="evaluate a trained run",
                        description="Load the policy of RUN_DIR and run deterministic episodes (seeds S, S+1, …).")
     p.add_argument("--run", required=True, metavar="RUN_DIR", help="a run directory written by `equimanip train`")
@@ -226,15 +359,56 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video-episodes", type=int, default=1, metavar="K", help="episodes in the video (default 1)")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("demo", help="the README's main job: expert rollouts of every task, table and videos",
+    p = sub.add_parser("experiment", help="the README's main job: a few-demo imitation experiment end to end",
+                       description="Collect demos, train every method of the config (default: SEIL, equivariant BC and "
+                                   "CNN BC on 10 demos of Block in Bowl), evaluate each on the same episodes, and write "
+                                   "results.md/json (success with 95% Wilson intervals), success.png and seil_eval.mp4 to "
+                                   "--out. Re-running resumes: finished runs are reused, interrupted ones continue.")
+    p.add_argument("--config", metavar="FILE", help="experiment config (JSON; default: the shipped "
+                                                     "assets/configs/seil_block_in_bowl.json, which documents every key)")
+    p.add_argument("--out", default="outputs/experiment", metavar="DIR", help="output folder (default: outputs/experiment)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=cmd_experiment)
+
+    p = sub.add_parser("demo", help="expert rollouts of every task: success table, bar plot and videos",
                        description="Roll out the scripted expert on every registered task, print a success table "
-                                   "(with 95%% intervals), and write results.json, results.md, a bar plot and one "
+                                   "(with 95% intervals), and write results.json, results.md, a bar plot and one "
                                    "video per task to --out.")
     p.add_argument("--episodes", type=int, default=20, metavar="N", help="episodes per task (default: 20)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the first episode (default: 0)")
     p.add_argument("--out", default="outputs/demo", metavar="DIR", help="output folder (default: outputs/demo)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("collect", help="record scripted-expert demonstrations as a LeRobot v3.0 dataset",
+                       description="Record N scripted-expert episodes (seeds S, S+1, …; failed ones are kept and "
+                                   "marked) into DATASET in the LeRobot v3.0 layout (parquet; depth stored exactly as "
+                                   "float32). An existing DATASET of the same env, options and seed is resumed from "
+                                   "its first missing episode; any other settings are refused.")
+    p.add_argument("--env", required=True, metavar="ID", help="environment id, e.g. equimanip/BlockInBowl-v0 "
+                                                               "(the equimanip/ prefix may be left out)")
+    p.add_argument("--episodes", type=int, required=True, metavar="N", help="episodes the dataset should hold")
+    p.add_argument("--seed", type=int, required=True, metavar="S", help="reset seed of the first episode (episode i: S+i)")
+    p.add_argument("--out", required=True, metavar="DATASET", help="dataset folder (new, empty, or one to resume)")
+    p.add_argument("--workers", type=int, default=1, metavar="K",
+                   help="record in K spawned processes (same data as 1; default: 1)")
+    p.add_argument("--camera", choices=("gripper_topdown", "fixed_topdown", "side"),
+                   help="observation camera (default: the env's, gripper_topdown)")
+    p.add_argument("--option", action="append", type=_parse_option, metavar="KEY=VALUE",
+                   help="any env option, repeatable, e.g. --option image_size=64 --option \"observations=('rgb',)\"; "
+                        "see `equimanip envs` for the list")
+    p.add_argument("--flush-every", dest="flush_every", type=int, default=25, metavar="E",
+                   help="episodes per data file; each flush is committed, so a crash loses at most E-1 (default: 25)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("export", help="convert a dataset to another format (robomimic HDF5)",
+                       description="Write a dataset recorded by `equimanip collect` in another layout: robomimic "
+                                   "(data/demo_i with actions, rewards, dones, obs/, next_obs/; mask/train).")
+    p.add_argument("--dataset", required=True, metavar="DATASET", help="a dataset folder written by `equimanip collect`")
+    p.add_argument("--format", required=True, metavar="FORMAT", help="output format; accepted: robomimic")
+    p.add_argument("--out", required=True, metavar="FILE", help="file to write, e.g. demos.hdf5 (replaced atomically)")
+    p.set_defaults(func=cmd_export)
     return parser
 
 

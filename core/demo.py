@@ -1,5 +1,5 @@
-"""The README's main job (until the imitation-learning experiment lands): scripted-expert rollouts
-of every task, a success table with 95 % intervals, a plot and one video per task."""
+"""Scripted-expert rollouts of every task: a success table with 95 % intervals, a plot and one
+video per task (`equimanip demo`)."""
 
 from __future__ import annotations
 

@@ -137,6 +137,9 @@ class Camera:
 
     FINGER_HALF_DEPTH = 0.011  # finger footprint along the jaw (metres, half)
     FINGER_HALF_THICK = 0.006  # finger footprint across the jaw (metres, half)
+    HAND_HALF_LENGTH = 0.10  # Panda hand footprint along the closing axis (metres, half)
+    HAND_HALF_WIDTH = 0.03  # and across it
+    FINGER_LENGTH = 0.045  # fingertip plane to the bottom of the hand
 
     def __init__(self, spec: CameraSpec, workspace_centre: tuple[float, float]):
         self.spec = spec
@@ -197,18 +200,36 @@ class Camera:
 
     def _paint_fingers(self, depth: np.ndarray, image_centre: np.ndarray, gripper_pos: np.ndarray, yaw: float,
                        width: float, finger_depth: float) -> np.ndarray:
-        # world offsets of each pixel centre from the gripper
-        dx = self._px_x + (image_centre[0] - gripper_pos[0])
-        dy = self._px_y + (image_centre[1] - gripper_pos[1])
-        across = -math.sin(yaw) * dx + math.cos(yaw) * dy  # along the closing axis
-        along = math.cos(yaw) * dx + math.sin(yaw) * dy
-        offset = width / 2.0 + self.FINGER_HALF_THICK
-        in_jaw = np.abs(along) <= self.FINGER_HALF_DEPTH
-        half = self.FINGER_HALF_THICK
-        mask = in_jaw & ((np.abs(across - offset) <= half) | (np.abs(across + offset) <= half))
+        mask = self.finger_mask(image_centre, gripper_pos, yaw, width)
         out = depth.copy()
         out[mask] = np.minimum(out[mask], finger_depth)
         return out
+
+    def _gripper_frame(self, image_centre: np.ndarray, gripper_pos: np.ndarray, yaw: float) -> tuple[np.ndarray, np.ndarray]:
+        """Each pixel centre's offset from the gripper along its closing axis (across) and its jaw (along)."""
+        dx = self._px_x + (image_centre[0] - gripper_pos[0])
+        dy = self._px_y + (image_centre[1] - gripper_pos[1])
+        across = -math.sin(yaw) * dx + math.cos(yaw) * dy
+        along = math.cos(yaw) * dx + math.sin(yaw) * dy
+        return across, along
+
+    def finger_mask(self, image_centre: np.ndarray, gripper_pos: np.ndarray, yaw: float, width: float) -> np.ndarray:
+        """Pixels (H×W bool) under the two fingertips of a gripper at ``gripper_pos``, ``yaw``, opening ``width``."""
+        across, along = self._gripper_frame(image_centre, gripper_pos, yaw)
+        offset = width / 2.0 + self.FINGER_HALF_THICK
+        half = self.FINGER_HALF_THICK
+        return (np.abs(along) <= self.FINGER_HALF_DEPTH) & ((np.abs(across - offset) <= half) | (np.abs(across + offset) <= half))
+
+    def hand_mask(self, image_centre: np.ndarray, gripper_pos: np.ndarray, yaw: float) -> np.ndarray:
+        """Pixels (H×W bool) under the Panda hand's body (above the fingers)."""
+        across, along = self._gripper_frame(image_centre, gripper_pos, yaw)
+        return (np.abs(across) <= self.HAND_HALF_LENGTH) & (np.abs(along) <= self.HAND_HALF_WIDTH)
+
+    def surface_height(self, frame: CameraFrame) -> np.ndarray:
+        """Height above the table (H×W, metres) of the surface each pixel of a top-down frame sees."""
+        if not frame.orthographic:
+            raise ValueError("surface heights need a top-down (orthographic) frame")
+        return _RENDER_HEIGHT - frame.raw_depth
 
     # -- point clouds -------------------------------------------------------------------------
     def unproject(self, frame: CameraFrame, max_depth: float | None = None) -> np.ndarray:

@@ -121,6 +121,18 @@ class EnvOptions:
         return cls(**{k: v for k, v in kwargs.items() if k in names}), {k: v for k, v in kwargs.items() if k not in names}
 
 
+@dataclass
+class VirtualView:
+    """Result of :meth:`TabletopEnv.simulate`: the virtual gripper's observation (``None`` when the
+    pose is invalid), why it is invalid, and its commanded pose."""
+
+    observation: dict[str, np.ndarray] | None
+    valid: bool
+    reason: str
+    target_position: np.ndarray
+    target_yaw: float
+
+
 class TabletopEnv(gym.Env):
     """Base class of every tabletop task (gymnasium API).
 
@@ -381,6 +393,93 @@ class TabletopEnv(gym.Env):
         pass
 
     # ------------------------------------------------------------------------------------------
+    # Transition simulation (SEIL)
+    def simulate(self, delta: Any) -> VirtualView:
+        """What a *virtual* gripper would see after moving by ``delta`` from the current pose.
+
+        ``delta`` is ``(dx, dy, dz, dθ)`` in normalised action units (or a full 5-vector action,
+        whose ``p`` is ignored). Only a virtual camera moves: the real scene is rendered from the
+        virtual pose, so the view is exact; no physics runs and nothing in the scene changes.
+        The pose is reported invalid (``valid=False`` with a ``reason``, no observation) when it
+        lies outside the workspace, when the fingers or the hand would be inside an object, or
+        while the gripper holds an object (a held object would have to move with it). Needs a
+        top-down camera: the side view shows the arm, which only physics could move.
+        """
+        arr = self._validate_delta(delta)
+        if not self.camera.spec.topdown:
+            raise ValueError(f"simulate() needs a top-down camera (gripper_topdown or fixed_topdown), not "
+                             f"{self.camera.spec.name!r}: the side view shows the arm, which only physics can move")
+        dpos, drot = self.options.dpos, self.options.drot
+        robot = self.robot
+        target = robot.target_position + arr[:3] * dpos
+        target_yaw = wrap_half_turn(robot.target_yaw + float(arr[3]) * drot)
+        view = VirtualView(observation=None, valid=False, reason="", target_position=target, target_yaw=target_yaw)
+        if self.holding():
+            view.reason = "holding"
+            return view
+        ws = self.workspace
+        if np.any(target < ws.low - 1e-9) or np.any(target > ws.high + 1e-9):
+            view.reason = "outside_workspace"
+            return view
+        measured, yaw = robot.ee_pose()
+        pos = measured + arr[:3] * dpos
+        yaw = yaw + float(arr[3]) * drot
+        width = robot.finger_width()
+        light, specular = self._light
+        frame = self.camera.render(self.sim, pos, yaw, width, rgb=OBS_RGB in self.options.observations,
+                                   light_direction=light, specular=specular, mirror="mirror" in self.options.corruptions)
+        centre = self.camera.matrices(pos[:2])[2]
+        height = self.camera.surface_height(frame)
+        fingers = self.camera.finger_mask(centre, pos, yaw, width)
+        hand = self.camera.hand_mask(centre, pos, yaw)
+        tol = 0.002
+        if (fingers.any() and height[fingers].max() > pos[2] + tol) or \
+                (hand.any() and height[hand].max() > pos[2] + self.camera.FINGER_LENGTH + tol):
+            view.reason = "collision"
+            return view
+        obs: dict[str, np.ndarray] = {OBS_DEPTH: frame.depth, OBS_HOLDING: np.zeros(1, dtype=np.float32)}
+        if frame.rgb is not None:
+            obs[OBS_RGB] = frame.rgb
+        if OBS_POINT_CLOUD in self.options.observations:
+            pts = self.camera.unproject(frame)
+            n = int(self.options.num_points)
+            rng = np.random.default_rng(len(pts))  # not the env's stream: simulating must not change later observations
+            obs[OBS_POINT_CLOUD] = (np.clip(pts[rng.choice(len(pts), size=n, replace=len(pts) < n)], -5, 5).astype(np.float32)
+                                    if len(pts) else np.zeros((n, 3), dtype=np.float32))
+        if OBS_STATE in self.options.observations:
+            obs[OBS_STATE] = self._state(pos, yaw, 0.0)
+        view.observation, view.valid = obs, True
+        return view
+
+    def corrective_action(self, view: VirtualView, next_target: Sequence[float], next_yaw: float,
+                          gripper: float) -> np.ndarray | None:
+        """The action that takes a virtual gripper back to the commanded pose ``next_target``,
+        ``next_yaw`` (the expert's next pose), with gripper command ``gripper``; ``None`` when it
+        is more than one step away (some component beyond ±1)."""
+        action = np.zeros(ACTION_DIM, dtype=np.float64)
+        action[ACTION_INDEX["p"]] = gripper
+        delta = (np.asarray(next_target, dtype=float) - view.target_position) / self.options.dpos
+        action[ACTION_INDEX["dxy"]] = delta[:2]
+        action[ACTION_INDEX["dz"]] = delta[2]
+        action[ACTION_INDEX["dtheta"]] = wrap_half_turn(float(next_yaw) - view.target_yaw) / self.options.drot
+        if np.any(np.abs(action) > 1.0 + 1e-6):
+            return None
+        return np.clip(action, -1.0, 1.0).astype(np.float32)
+
+    def _validate_delta(self, delta: Any) -> np.ndarray:
+        try:
+            arr = np.asarray(delta, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"delta must be 4 floats (dx, dy, dz, dθ) or a 5-float action; got {delta!r}") from None
+        if arr.shape == (ACTION_DIM,):
+            arr = np.concatenate([arr[ACTION_INDEX["dxy"]], arr[ACTION_INDEX["dz"]], arr[ACTION_INDEX["dtheta"]]])
+        if arr.shape != (4,):
+            raise ValueError(f"delta must have shape (4,) = (dx, dy, dz, dθ) or ({ACTION_DIM},) = an action; got {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"delta must be finite; got {arr.tolist()}")
+        return arr
+
+    # ------------------------------------------------------------------------------------------
     # Internals
     def _validate_action(self, action: Any) -> np.ndarray:
         try:
@@ -453,6 +552,17 @@ class TabletopEnv(gym.Env):
             raise RuntimeError(f"{type(self).__name__}.task_state() returned {task.shape}, declared ({self.task_state_dim},)")
         return np.concatenate([robot, task]).astype(np.float32)
 
+    PROPRIO_NAMES: tuple[str, ...] = ("target_x", "target_y", "target_z", "target_yaw", "ee_x", "ee_y", "ee_z", "ee_yaw",
+                                      "finger_width")
+
+    def proprio(self) -> np.ndarray:
+        """Robot state a real robot also reports (float32, :attr:`PROPRIO_NAMES`): the commanded
+        gripper pose, the measured one and the finger opening. Datasets record it with each frame."""
+        pos, yaw = self.robot.ee_pose()
+        target = self.robot.target_position
+        return np.array([target[0], target[1], target[2], self.robot.target_yaw, pos[0], pos[1], pos[2], yaw,
+                         self.robot.finger_width()], dtype=np.float32)
+
     def holding(self) -> bool:
         """Whether the gripper holds one of the task's graspable bodies."""
         return any(self.robot.is_holding(b) for b in self.graspable_bodies())
@@ -475,5 +585,5 @@ def quaternion_yaw(quat: Sequence[float]) -> float:
     return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
 
 
-__all__ = ["TabletopEnv", "EnvOptions", "Workspace", "yaw_quaternion", "quaternion_yaw", "wrap_half_turn",
+__all__ = ["TabletopEnv", "VirtualView", "EnvOptions", "Workspace", "yaw_quaternion", "quaternion_yaw", "wrap_half_turn",
            "OBS_DEPTH", "OBS_HOLDING", "OBS_RGB", "OBS_POINT_CLOUD", "OBS_STATE"]

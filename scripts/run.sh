@@ -2,7 +2,7 @@
 # The README's two commands, and a few more. Idempotent set-up on a fresh Debian 12 / Python 3.11:
 # Debian packages when missing, a .venv, pinned pip packages (constraints.txt), then the job.
 #
-#   bash scripts/run.sh demo        # the main job
+#   bash scripts/run.sh demo        # the main job: a few-demo imitation experiment (SEIL vs BC)
 #   bash scripts/run.sh test        # the default test suite (what CI runs)
 #   bash scripts/run.sh test-slow   # long checks (expert success over 100 seeds per task)
 #   bash scripts/run.sh bench       # benchmarks -> docs/benchmarks/
@@ -60,9 +60,10 @@ job=${1:-test}
 shift || true
 case "$job" in
   setup) ;;
-  demo) equimanip demo "$@" ;;
+  demo) equimanip experiment "$@" ;;
+  expert-demo) equimanip demo "$@" ;;
   test) pytest -n auto -m "not slow" "$@" ;;
   test-slow) pytest -n auto -m slow "$@" ;;
   bench) python scripts/bench_envs.py "$@" ;;
-  *) echo "usage: bash scripts/run.sh [setup|demo|test|test-slow|bench] [extra args]" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/run.sh [setup|demo|expert-demo|test|test-slow|bench] [extra args]" >&2; exit 2 ;;
 esac

@@ -1,0 +1,151 @@
+"""Few-demo imitation experiments from a config file: demos, training, evaluation, table and plot.
+
+The README's main job is ``equimanip experiment`` with the shipped config
+``assets/configs/seil_block_in_bowl.json``: 10 scripted demos of Block in Bowl, SEIL against
+equivariant BC and CNN BC trained on the same demos, each evaluated on the same 50 episodes.
+Everything lands in ``--out``: ``datasets/`` (LeRobot v3.0), ``runs/<method>-seed<k>/`` (full run
+directories), ``results.json``, ``results.md``, ``success.png`` and ``seil_eval.mp4``. Re-running
+resumes: finished runs are reused, interrupted ones continue from their checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from equimanip.atomic import atomic_write_text, write_json
+
+DEFAULT_CONFIG = "seil_block_in_bowl.json"
+_KEYS = {"description", "env", "env_options", "demos", "seeds", "eval_episodes", "train", "methods"}
+_METHOD_KEYS = {"policy", "simulate_n", "group", "steps", "rotate"}
+
+
+def default_config_path() -> Path:
+    return Path(str(files("equimanip.assets").joinpath("configs", DEFAULT_CONFIG)))
+
+
+def load_config(path: str | Path | None) -> dict[str, Any]:
+    """Read and check an experiment config (JSON); see the shipped one for every key."""
+    path = Path(path) if path else default_config_path()
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"experiment config {path} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"experiment config {path} is not valid JSON: {exc}") from exc
+    unknown = sorted(set(config) - _KEYS)
+    if unknown:
+        raise ValueError(f"unknown keys {unknown} in {path}; accepted: {', '.join(sorted(_KEYS))}")
+    for key in ("env", "methods"):
+        if key not in config:
+            raise ValueError(f"{path} lacks {key!r}")
+    if not isinstance(config["methods"], dict) or not config["methods"]:
+        raise ValueError(f"{path}: 'methods' must map method names to settings, e.g. {{\"SEIL\": {{\"policy\": \"equi\"}}}}")
+    for name, method in config["methods"].items():
+        bad = sorted(set(method) - _METHOD_KEYS)
+        if bad:
+            raise ValueError(f"{path}: method {name!r} has unknown keys {bad}; accepted: {', '.join(sorted(_METHOD_KEYS))}")
+    config.setdefault("env_options", {})
+    config.setdefault("demos", 10)
+    config.setdefault("seeds", [0])
+    config.setdefault("eval_episodes", 50)
+    config.setdefault("train", {})
+    return config
+
+
+def run_experiment(config_path: str | Path | None, out: str | Path, progress: bool = True) -> list[dict[str, Any]]:
+    """Run every method × seed of the config; write results.json/.md, success.png and a video."""
+    from equimanip.agents.bc import DEMO_SEED, BCConfig, train
+    from equimanip.collect import collect
+    from equimanip.rollout import wilson_interval
+
+    config = load_config(config_path)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "experiment_config.json", config)
+    start = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    for seed in config["seeds"]:
+        dataset = out / "datasets" / f"seed{seed}"
+        collected = collect(config["env"], config["demos"], DEMO_SEED + 1000 * int(seed), dataset,
+                            env_options=config["env_options"], progress=progress)
+        collect_log = dataset.parent / f"seed{seed}.collect.json"  # throughput of the run that collected them
+        if collected["new_episodes"]:
+            write_json(collect_log, collected)
+        collect_rate = json.loads(collect_log.read_text())["env_steps_per_second"] if collect_log.exists() else None
+        for name, method in config["methods"].items():
+            settings = {**config["train"], **method}
+            bc = BCConfig(dataset=str(dataset), demos=config["demos"], seed=int(seed), eval_episodes=config["eval_episodes"],
+                          **settings)
+            run = out / "runs" / f"{name.lower().replace(' ', '-').replace('+', 'plus')}-seed{seed}"
+            if (run / "summary.json").exists():
+                summary = json.loads((run / "summary.json").read_text())
+            else:
+                summary = train(bc, run, resume=(run / "config.json").exists(), progress=progress)
+            final = summary["final_eval"]
+            rows.append({"method": name, "seed": int(seed), "success_rate": final["success_rate"],
+                         "successes": round(final["success_rate"] * final["episodes"]), "episodes": final["episodes"],
+                         "eval_seeds": final["seeds"], "train_seconds": summary["seconds"]["train"],
+                         "samples": summary["samples"]["total"], "simulated": summary["samples"]["simulated"],
+                         "steps": summary["steps"], "run": str(run), "expert_success": collected["success_rate"],
+                         "collect_steps_per_second": collect_rate,
+                         "simulate_ms_per_call": summary["samples"].get("simulate_ms_per_call", 0.0)})
+    table = []
+    for name in config["methods"]:
+        mine = [r for r in rows if r["method"] == name]
+        k = sum(r["successes"] for r in mine)
+        n = sum(r["episodes"] for r in mine)
+        lo, hi = wilson_interval(k, n)
+        table.append({"method": name, "success_rate": k / n, "ci95": [lo, hi], "episodes": n, "seeds": [r["seed"] for r in mine],
+                      "train_seconds": sum(r["train_seconds"] for r in mine) / len(mine),
+                      "samples": mine[0]["samples"], "simulated": mine[0]["simulated"]})
+    elapsed = time.perf_counter() - start
+    write_json(out / "results.json", {"config": config, "runs": rows, "table": table, "wall_clock_seconds": elapsed})
+    md = _markdown(config, table, elapsed)
+    atomic_write_text(out / "results.md", md)
+    _plot(config, table, out / "success.png")
+    video = next((Path(r["run"]) / "eval.mp4" for r in rows if r["method"] == next(iter(config["methods"]))), None)
+    if video is not None and video.exists():
+        shutil.copyfile(video, out / "seil_eval.mp4")
+    print("\n" + md)
+    print(f"wrote {out / 'results.md'}, {out / 'results.json'}, {out / 'success.png'} and {out / 'seil_eval.mp4'}")
+    return table
+
+
+def _markdown(config: dict[str, Any], table: list[dict[str, Any]], elapsed: float) -> str:
+    env = config["env"].split("/")[-1]
+    lines = [f"# {env}: {config['demos']} demos, {config['eval_episodes']} evaluation episodes per seed",
+             "", "| method | success | 95% CI | episodes | seeds | samples (simulated) | training s/run |",
+             "|---|---|---|---|---|---|---|"]
+    for r in table:
+        lo, hi = r["ci95"]
+        lines.append(f"| {r['method']} | {r['success_rate']:.2f} | {lo:.2f}–{hi:.2f} | {r['episodes']} | "
+                     f"{', '.join(map(str, r['seeds']))} | {r['samples']} ({r['simulated']}) | {r['train_seconds']:.0f} |")
+    lines += ["", f"Total wall clock {elapsed / 60:.1f} min. Same demos and evaluation episodes for every method."]
+    return "\n".join(lines) + "\n"
+
+
+def _plot(config: dict[str, Any], table: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["method"] for r in table]
+    rates = [r["success_rate"] for r in table]
+    errs = [[r["success_rate"] - r["ci95"][0] for r in table], [r["ci95"][1] - r["success_rate"] for r in table]]
+    fig, ax = plt.subplots(figsize=(1.4 * len(table) + 2, 3.5))
+    ax.bar(names, rates, yerr=errs, capsize=4, color=["#c44e52", "#4c72b0", "#8c8c8c", "#55a868"][: len(table)])
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("success rate (95% CI)")
+    ax.set_title(f"{config['env'].split('/')[-1]}, {config['demos']} demos, {table[0]['episodes']} episodes", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+__all__ = ["run_experiment", "load_config", "default_config_path"]

@@ -1,0 +1,148 @@
+"""BC / SEIL training through the CLI, exact resume, evaluation of the run, the experiment runner,
+and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from equimanip.agents.bc import BCConfig, load_run, train
+from equimanip.experiment import load_config, run_experiment
+
+ENV = "equimanip/BlockInBowl-v0"
+SMALL = {"dpos": 0.02, "image_size": 32}
+
+
+def _cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "equimanip", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    from equimanip.collect import collect
+
+    path = tmp_path_factory.mktemp("data") / "bowl"
+    collect(ENV, 2, 100, path, env_options=SMALL, progress=False)
+    return path
+
+
+def _small(**kw) -> BCConfig:
+    base = dict(demos=2, steps=6, batch_size=8, n_hidden=16, eval_episodes=1, checkpoint_every=3, video_episodes=0)
+    return BCConfig(**{**base, **kw})
+
+
+@pytest.mark.parametrize("trainer,policy", [("seil", "equi"), ("bc", "cnn")])
+def test_train_through_the_cli_then_eval(tmp_path, dataset, trainer, policy):
+    run = tmp_path / "run"
+    r = _cli("train", trainer, "--dataset", str(dataset), "--demos", "2", "--policy", policy, "--steps", "8", "--batch-size", "8",
+             "--n-hidden", "16", "--eval-episodes", "1", "--out", str(run), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "success" in r.stdout
+    for name in ("config.json", "samples.npz", "checkpoint.pt", "model.pt", "curve.png", "eval.mp4", "summary.json", "eval.csv"):
+        assert (run / name).exists(), name
+    assert list((run / "tb").iterdir())
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["algo"] == trainer and summary["steps"] == 8
+    assert (summary["samples"]["simulated"] > 0) == (trainer == "seil")
+    r = _cli("eval", "--run", str(run), "--episodes", "1", "--json", str(tmp_path / "e.json"))
+    assert r.returncode == 0, r.stderr
+    assert 0.0 <= json.loads((tmp_path / "e.json").read_text())["success_rate"] <= 1.0
+
+
+def test_train_collects_its_own_demos(tmp_path):
+    run = tmp_path / "run"
+    summary = train(_small(env=ENV, env_options={"image_size": 32}, steps=2), run, progress=False)
+    assert (run / "dataset" / "meta" / "info.json").exists()
+    assert summary["config"]["env_options"] == {"dpos": 0.02, "image_size": 32}  # SEIL's dpos by default
+
+
+def test_resume_continues_bit_for_bit(tmp_path, dataset, monkeypatch):
+    import equimanip.agents.bc as bc
+
+    full = tmp_path / "full"
+    train(_small(dataset=str(dataset)), full, progress=False)
+    part = tmp_path / "part"
+    save = bc._save_checkpoint
+
+    def crash_after_saving(*args, **kwargs):
+        save(*args, **kwargs)
+        raise KeyboardInterrupt  # the run dies right after its first checkpoint (step 3 of 6)
+
+    monkeypatch.setattr(bc, "_save_checkpoint", crash_after_saving)
+    with pytest.raises(KeyboardInterrupt):
+        train(_small(dataset=str(dataset)), part, progress=False)
+    monkeypatch.setattr(bc, "_save_checkpoint", save)
+    assert torch.load(part / "checkpoint.pt", weights_only=False)["step"] == 3 and not (part / "model.pt").exists()
+    summary = train(_small(dataset=str(dataset)), part, resume=True, progress=False)
+    assert summary["steps"] == 6
+    a = torch.load(full / "model.pt", weights_only=False)["model"]
+    b = torch.load(part / "model.pt", weights_only=False)["model"]
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_load_run_gives_the_trained_policy(tmp_path, dataset):
+    run = tmp_path / "run"
+    train(_small(dataset=str(dataset), policy="cnn", steps=2), run, progress=False)
+    policy, config = load_run(run, device="cpu")
+    obs = {"depth": torch.zeros(1, 32, 32).numpy(), "holding": torch.zeros(1).numpy()}
+    action, _ = policy.predict(obs)
+    assert action.shape == (5,) and abs(action).max() <= 1.0
+    assert config.env == ENV
+
+
+def test_bad_input(tmp_path, dataset):
+    run = tmp_path / "run"
+    r = _cli("train", "seil", "--dataset", str(dataset), "--env", "equimanip/BlockStacking-v0", "--steps", "2", "--out", str(run))
+    assert r.returncode == 2 and "BlockInBowl" in r.stderr and "not" in r.stderr
+    r = _cli("train", "seil", "--dataset", str(dataset), "--simulate-n", "0", "--out", str(run))
+    assert r.returncode == 2 and "simulate-n" in r.stderr
+    r = _cli("train", "bc", "--dataset", str(dataset), "--group", "D5x", "--out", str(run))
+    assert r.returncode == 2 and "group" in r.stderr.lower()
+    r = _cli("train", "bc", "--env", "equimanip/ClutterGrasping-v0", "--group", "D4", "--out", str(run))
+    assert r.returncode == 2 and "D4" in r.stderr  # chiral objects: no reflections
+    r = _cli("train", "bc", "--out", str(run))
+    assert r.returncode == 2 and "--dataset" in r.stderr
+    r = _cli("train", "seil", "--dataset", str(tmp_path / "nowhere"), "--out", str(run))
+    assert r.returncode == 2
+    r = _cli("train", "bc", "--dataset", str(dataset), "--demos", "5", "--out", str(run))
+    assert r.returncode == 2 and "5 demos" in r.stderr
+    assert not (run / "model.pt").exists()
+    # a non-empty run directory is never overwritten
+    done = tmp_path / "done"
+    train(_small(dataset=str(dataset), steps=2, policy="cnn"), done, progress=False)
+    before = (done / "model.pt").read_bytes()
+    with pytest.raises(ValueError, match="not empty"):
+        train(_small(dataset=str(dataset), steps=2), done, progress=False)
+    # a corrupted checkpoint: a clear error on resume, nothing overwritten
+    (done / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="corrupted"):
+        train(_small(dataset=str(dataset)), done, resume=True, progress=False)
+    assert (done / "model.pt").read_bytes() == before
+
+
+def test_experiment_end_to_end_and_config_errors(tmp_path):
+    config = {"env": ENV, "env_options": SMALL, "demos": 1, "seeds": [0], "eval_episodes": 2,
+              "train": {"steps": 3, "batch_size": 8, "n_hidden": 16},
+              "methods": {"SEIL": {"policy": "equi", "simulate_n": 2}, "CNN BC": {"policy": "cnn", "simulate_n": 0}}}
+    path = tmp_path / "exp.json"
+    path.write_text(json.dumps(config))
+    table = run_experiment(path, tmp_path / "out", progress=False)
+    assert [r["method"] for r in table] == ["SEIL", "CNN BC"]
+    for name in ("results.md", "results.json", "success.png", "seil_eval.mp4"):
+        assert (tmp_path / "out" / name).exists(), name
+    # re-running reuses finished runs
+    assert run_experiment(path, tmp_path / "out", progress=False) == table
+    path.write_text(json.dumps({**config, "learning": 1}))
+    with pytest.raises(ValueError, match="unknown keys"):
+        load_config(path)
+    path.write_text("{")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_config(path)
+    assert load_config(None)["env"] == ENV  # the shipped config of the main job

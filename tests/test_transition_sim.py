@@ -1,0 +1,212 @@
+"""Transition simulation (SEIL): ``env.simulate`` is exact and side-effect free, invalid poses are
+reported, corrective labels lead back to the expert, and rotation augmentation matches the group."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from equimanip.agents.bc import rotate_batch, stack_inputs
+from equimanip.agents.transition_sim import replay_samples
+from equimanip.symmetry import ACTION_INDEX, GroupElement, transform_action, transform_image
+
+OPTS = {"dpos": 0.02, "image_size": 64}
+
+
+def _advance(env, steps: int) -> dict:
+    obs = None
+    for _ in range(steps):
+        obs, *_ = env.step(env.unwrapped.expert_action())
+    return obs
+
+
+def test_simulate_leaves_the_scene_untouched(make_env):
+    env, twin = make_env("equimanip/BlockInBowl-v0", **OPTS), make_env("equimanip/BlockInBowl-v0", **OPTS)
+    env.reset(seed=5)
+    twin.reset(seed=5)
+    _advance(env, 3)
+    _advance(twin, 3)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        env.unwrapped.simulate(rng.uniform(-1, 1, 4))
+    # the simulated-on env continues bit-identically to one that never simulated
+    for _ in range(8):
+        a = env.unwrapped.expert_action()
+        np.testing.assert_array_equal(a, twin.unwrapped.expert_action())
+        o1, *_ = env.step(a)
+        o2, *_ = twin.step(a)
+        np.testing.assert_array_equal(o1["depth"], o2["depth"])
+
+
+@pytest.mark.parametrize("camera", ["gripper_topdown", "fixed_topdown"])
+def test_simulate_matches_a_real_move_in_free_space(make_env, camera):
+    env = make_env("equimanip/BlockInBowl-v0", camera=camera, **OPTS)
+    u = env.unwrapped
+    env.reset(seed=3)
+    _advance(env, 3)
+    state = u.save_state()
+    p0, y0 = u.robot.ee_pose()
+    real, *_ = env.step(np.array([1.0, 0.5, -0.3, 0.2, 0.4], dtype=np.float32))
+    p1, y1 = u.robot.ee_pose()
+    u.restore_state(state)
+    # the virtual gripper goes exactly where the real one went
+    view = u.simulate(np.r_[(p1 - p0) / u.options.dpos, (y1 - y0) / u.options.drot])
+    assert view.valid, view.reason
+    assert np.abs(view.observation["depth"] - real["depth"]).max() < 1e-4
+
+
+def test_invalid_poses_are_reported(make_env):
+    env = make_env("equimanip/BlockPicking-v0", dpos=0.05)
+    u = env.unwrapped
+    env.reset(seed=0)
+    state = u.save_state()
+    env.step(np.array([1.0, 0, 0, 1.0, 0], dtype=np.float32))
+    env.step(np.array([1.0, 0, 0, 1.0, 0], dtype=np.float32))  # up to the workspace's ceiling
+    assert u.simulate([0, 0, 0.5, 0]).reason == "outside_workspace"
+    assert u.simulate([0, 0, -0.5, 0]).valid
+    u.restore_state(state)
+    # fingers straddle the cube just before closing: sliding 3.5 cm along the closing axis puts a finger in it
+    for _ in range(40):
+        if u.expert_action()[ACTION_INDEX["p"]][0] < 0:
+            break
+        env.step(u.expert_action())
+    assert u.simulate([0, 0, 0, 0]).valid
+    yaw = u.robot.target_yaw
+    across = np.array([-math.sin(yaw), math.cos(yaw)]) * 0.7
+    view = u.simulate([across[0], across[1], 0, 0])
+    assert not view.valid and view.reason == "collision"
+    assert view.observation is None
+    # holding the cube: no transition simulation
+    for _ in range(6):
+        env.step(u.expert_action())
+    assert u.holding()
+    assert u.simulate([0.1, 0, 0, 0]).reason == "holding"
+
+
+def test_simulate_rejects_bad_input_and_the_side_camera(make_env):
+    env = make_env("equimanip/BlockInBowl-v0", **OPTS)
+    env.reset(seed=0)
+    for bad in ([1, 2], [np.nan, 0, 0, 0], "left"):
+        with pytest.raises(ValueError, match="delta"):
+            env.unwrapped.simulate(bad)
+    side = make_env("equimanip/BlockInBowl-v0", camera="side", image_size=32)
+    side.reset(seed=0)
+    with pytest.raises(ValueError, match="top-down camera"):
+        side.unwrapped.simulate([0, 0, 0, 0])
+
+
+def test_corrective_label_brings_the_virtual_gripper_back_to_the_expert_pose(make_env):
+    env = make_env("equimanip/BlockInBowl-v0", **OPTS)
+    u = env.unwrapped
+    env.reset(seed=7)
+    _advance(env, 4)
+    expert_target, expert_yaw = u.robot.target_position.copy(), u.robot.target_yaw
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        delta = np.clip(rng.normal(0, 0.4, 4), -1, 1)
+        view = u.simulate(delta)
+        assert view.valid, view.reason
+        label = u.corrective_action(view, expert_target, expert_yaw, gripper=1.0)
+        np.testing.assert_allclose(np.r_[label[1:3], label[3:5]], -delta, atol=1e-6)
+        # put the real gripper at the virtual pose and execute the label: it lands on the expert's pose
+        state = u.save_state()
+        u.robot.reset(view.target_position, view.target_yaw, gripper_open=True)
+        env.step(label)
+        np.testing.assert_allclose(u.robot.target_position, expert_target, atol=1e-7)  # float32 labels
+        assert abs(math.remainder(u.robot.target_yaw - expert_yaw, math.pi)) < 1e-6
+        u.restore_state(state)
+
+
+class _Episodes:
+    """A dataset-like view of in-memory expert episodes (what ``replay_samples`` reads)."""
+
+    def __init__(self, env, seeds):
+        self.eps = []
+        for seed in seeds:
+            obs, _ = env.reset(seed=seed)
+            depth, holding, actions = [], [], []
+            done = False
+            while not done:
+                a = env.unwrapped.expert_action()
+                depth.append(obs["depth"])
+                holding.append(obs["holding"])
+                actions.append(a)
+                obs, _, term, trunc, _ = env.step(a)
+                done = term or trunc
+            self.eps.append({"observation.images.depth": np.stack(depth), "observation.holding": np.stack(holding),
+                             "action": np.stack(actions), "seed": seed})
+
+    @property
+    def num_episodes(self) -> int:
+        return len(self.eps)
+
+    def episode(self, i):
+        return self.eps[i]
+
+
+def test_replay_samples_labels_and_counts(make_env):
+    env = make_env("equimanip/BlockInBowl-v0", **OPTS)
+    data = _Episodes(env, [11, 12])
+    plain = replay_samples(env, data, n=0)
+    assert len(plain) == sum(len(e["action"]) for e in data.eps) and not plain.simulated.any()
+    aug = replay_samples(env, data, n=3, sigma=0.4, seed=0)
+    st = aug.stats
+    assert st["simulate_calls"] == 3 * (st["expert"] - st["holding_steps"])
+    assert st["simulated"] == aug.simulated.sum() == st["simulate_calls"] - st["rejected_invalid"] - st["rejected_far"]
+    assert st["simulated"] > 0.8 * st["simulate_calls"]
+    assert np.all(np.abs(aug.action) <= 1.0)
+    assert not aug.holding[aug.simulated].any()
+    # steps without simulated samples (holding) weigh 1 + n, so every expert step carries the same mass
+    assert aug.weight.sum() == pytest.approx(4 * st["expert"])
+    assert np.all(aug.weight[aug.holding[:, 0] > 0] == 4)
+    # deterministic given the seed
+    again = replay_samples(env, data, n=3, sigma=0.4, seed=0)
+    np.testing.assert_array_equal(again.action, aug.action)
+    np.testing.assert_array_equal(again.depth, aug.depth)
+
+
+def test_replay_refuses_a_dataset_from_another_configuration(make_env):
+    env = make_env("equimanip/BlockInBowl-v0", **OPTS)
+    data = _Episodes(env, [3])
+    other = make_env("equimanip/BlockInBowl-v0", dpos=0.02, image_size=64, view_size=0.3)
+    with pytest.raises(ValueError, match="does not replay"):
+        replay_samples(other, data, n=2)
+
+
+def test_rotation_augmentation_matches_the_symmetry_core():
+    gen = torch.Generator().manual_seed(0)
+    images = torch.rand(4, 2, 16, 16, generator=gen)
+    actions = torch.rand(4, 5, generator=gen) * 1.2 - 0.6
+    for k in range(4):
+        g = GroupElement(k * math.pi / 2)
+        rot, rot_a = rotate_batch(images, actions, torch.full((4,), k * math.pi / 2))
+        np.testing.assert_allclose(rot.numpy(), transform_image(images.numpy(), g), atol=1e-5)
+        np.testing.assert_allclose(rot_a.numpy(), transform_action(actions.numpy(), g), atol=1e-6)
+
+
+def test_rotated_batch_is_what_the_rotated_scene_looks_like(make_env):
+    """At reset the gripper sits over the workspace centre, so turning the scene by θ about it
+    turns the gripper-centred view by θ, and the expert's action turns with it."""
+    env = make_env("equimanip/BlockInBowl-v0", **OPTS)
+    obs, _ = env.reset(seed=2)
+    a = env.unwrapped.expert_action()
+    angle = math.radians(30)
+    turned, _ = env.reset(seed=2, options={"scene_rotation": angle})
+    x = stack_inputs(torch.as_tensor(obs["depth"])[None], torch.as_tensor(obs["holding"])[None])
+    rot, rot_a = rotate_batch(x, torch.as_tensor(a)[None], torch.tensor([angle]))
+    s = rot.shape[-1]
+    yy, xx = np.mgrid[:s, :s] - (s - 1) / 2
+    disc = yy**2 + xx**2 < (0.4 * s) ** 2  # the corners come from outside the original view
+    err = np.abs(rot[0, 0].numpy() - turned["depth"][0])[disc]
+    assert np.median(err) < 1e-3 and np.mean(err > 0.01) < 0.05  # bilinear resampling blurs edges only
+    dxy = ACTION_INDEX["dxy"]
+    expected = transform_action(a, GroupElement(angle))
+    np.testing.assert_allclose(np.clip(expected[dxy], -1, 1), rot_a[0, dxy].numpy(), atol=1e-5)
+    # the label of a turned sample is the expert's action in the turned scene (exact at 90°, where
+    # per-component clipping commutes with the rotation)
+    env.reset(seed=2, options={"scene_rotation": math.pi / 2})
+    _, rot_a = rotate_batch(x, torch.as_tensor(a)[None], torch.tensor([math.pi / 2]))
+    np.testing.assert_allclose(env.unwrapped.expert_action(), rot_a[0].numpy(), atol=1e-4)
