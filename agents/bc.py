@@ -31,6 +31,7 @@ from equimanip.symmetry import ACTION_INDEX
 
 NETWORKS = ("equi", "cnn")
 LR_SCHEDULES = ("cosine", "constant")
+DEPTH_SCALE = 10.0
 # SEIL's setting (REFERENCES §4): 2 cm and π/8 per unit action; 64 px keeps a run within minutes
 # of a 2-core CPU (128 px costs ≈ 4× more per step, see docs/benchmarks/seil.md)
 DEFAULT_ENV_OPTIONS: dict[str, Any] = {"dpos": 0.02, "image_size": 64}
@@ -51,6 +52,9 @@ class BCConfig:
         group: symmetry group of the equivariant network (D4 in SEIL).
         simulate_n: simulated corrective samples per free-space expert step (0: plain BC; 4 in SEIL).
         sigma: std of the perturbations, in normalised action units (0.4 in SEIL).
+        simulate_holding: also simulate while an object is held, carrying it with the virtual
+            gripper (our extension; SEIL simulates free space only): corrections while carrying are
+            what a policy hovering a little off the release point needs.
         rotate: random rotations of every batch (SEIL's rotated copies).
         steps, batch_size, learning_rate: optimisation (Adam, MSE on tanh outputs).
         lr_schedule: ``cosine`` (decay to 0 over ``steps``: the last steps settle on the rare
@@ -72,6 +76,7 @@ class BCConfig:
     group: str = "D4"
     simulate_n: int = 4
     sigma: float = 0.4
+    simulate_holding: bool = True
     rotate: bool = True
     steps: int = 1000
     batch_size: int = 64
@@ -144,8 +149,10 @@ def make_network(config: BCConfig, image_size: int) -> torch.nn.Module:
 
 
 def stack_inputs(depth: torch.Tensor, holding: torch.Tensor) -> torch.Tensor:
-    """``B×1×S×S`` depth and ``B×1`` holding → the ``B×2×S×S`` network input."""
-    return torch.cat([depth, holding.reshape(-1, 1, 1, 1).expand(-1, 1, *depth.shape[-2:])], dim=1)
+    """``B×1×S×S`` depth (metres) and ``B×1`` holding → the ``B×2×S×S`` network input, depth in
+    decimetres: the centimetre differences that decide a grasp or a release are then not tiny
+    next to the holding channel and the biases."""
+    return torch.cat([depth * DEPTH_SCALE, holding.reshape(-1, 1, 1, 1).expand(-1, 1, *depth.shape[-2:])], dim=1)
 
 
 def rotate_batch(images: torch.Tensor, actions: torch.Tensor, angles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -227,7 +234,7 @@ def build_samples(config: BCConfig, data: Any, progress: bool = False) -> Any:
     env = gym.make(data.env_id, **data.env_options)
     try:
         return replay_samples(env, data, list(range(config.demos)), n=config.simulate_n, sigma=config.sigma,
-                              seed=config.seed, progress=progress)
+                              seed=config.seed, progress=progress, simulate_holding=config.simulate_holding)
     finally:
         env.close()
 

@@ -65,8 +65,9 @@ def _delta_of(action: np.ndarray) -> np.ndarray:
 
 
 def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n: int = 4, sigma: float = 0.4,
-                   seed: int = 0, progress: bool = False) -> Samples:
-    """Expert samples of ``dataset`` plus ``n`` simulated corrective samples per free-space step.
+                   seed: int = 0, progress: bool = False, simulate_holding: bool = False) -> Samples:
+    """Expert samples of ``dataset`` plus ``n`` simulated corrective samples per free-space step
+    (and per step holding an object, carried with the virtual gripper, when ``simulate_holding``).
 
     ``env`` must be made with the dataset's env id and options (checked by replaying: every
     recorded depth image must be reproduced exactly). ``n = 0`` gives the plain expert samples.
@@ -93,20 +94,24 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
         if n == 0:
             continue
         obs, _ = env.reset(seed=int(ep["seed"]))
-        views_d, views_a = [], []
+        views_d, views_h, views_a = [], [], []
         for t, action in enumerate(actions):
             if not np.array_equal(obs["depth"], depth[t]):
                 raise ValueError(f"episode {i} of the dataset does not replay in {u.env_id} with these options (frame {t} "
                                  "differs): it was recorded with another version or configuration of the env")
-            if not u.holding():
+            is_holding = u.holding()
+            counts["holding_steps"] += int(is_holding)
+            if simulate_holding or not is_holding:
                 # δ centred on -a_prev puts the virtual gripper near the previous pose; its label is the
                 # exact action back to the expert's current pose (-δ), with the expert's gripper command
                 a_prev = actions[t - 1] if t > 0 else np.zeros_like(action)
-                gripper = float(a_prev[ACTION_INDEX["p"]][0]) if t > 0 else float(action[ACTION_INDEX["p"]][0])
+                # free space: the gripper command that led to s_t (never close on the way to a grasp);
+                # carrying: the command at s_t, so poses around the release point are labelled "open"
+                gripper = float((action if is_holding or t == 0 else a_prev)[ACTION_INDEX["p"]][0])
                 start = time.perf_counter()
                 for _ in range(n):
                     delta = np.clip(rng.normal(-_delta_of(a_prev), sigma), -1.0, 1.0)
-                    view = u.simulate(delta)
+                    view = u.simulate(delta, carry_held=simulate_holding)
                     counts["simulate_calls"] += 1
                     if not view.valid:
                         counts["rejected_invalid"] += 1
@@ -116,20 +121,19 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
                         counts["rejected_far"] += 1
                         continue
                     views_d.append(view.observation["depth"])
+                    views_h.append(view.observation["holding"])
                     views_a.append(label)
                     weight[t] -= 1.0
                 sim_seconds += time.perf_counter() - start
-            else:
-                counts["holding_steps"] += 1
             obs, _, terminated, truncated, _ = env.step(action)
             if (terminated or truncated) and t + 1 < len(actions):
                 raise ValueError(f"episode {i} of the dataset ends early on replay (step {t}): it does not replay in this env")
         if views_a:
-            parts.append(Samples(np.stack(views_d).astype(np.float32), np.zeros((len(views_a), 1), np.float32),
+            parts.append(Samples(np.stack(views_d).astype(np.float32), np.stack(views_h).astype(np.float32),
                                  np.stack(views_a).astype(np.float32), np.ones(len(views_a), bool),
                                  np.ones(len(views_a), np.float32)))
             counts["simulated"] += len(views_a)
-    stats = {**counts, "n": n, "sigma": sigma, "episodes": len(episodes),
+    stats = {**counts, "n": n, "sigma": sigma, "simulate_holding": simulate_holding, "episodes": len(episodes),
              "simulate_ms_per_call": 1000 * sim_seconds / max(counts["simulate_calls"], 1)}
     return Samples.concatenate(parts, stats)
 

@@ -174,6 +174,8 @@ def cmd_train_bc(args: argparse.Namespace) -> int:
         overrides["simulate_n"] = 0
     if args.no_rotate:
         overrides["rotate"] = False
+    if args.free_space_only:
+        overrides["simulate_holding"] = False
     config = dataclasses.replace(config, **overrides)
     if args.trainer == "seil" and config.simulate_n == 0:
         raise ValueError("seil needs --simulate-n >= 1 (use `train bc` for behaviour cloning without transition simulation)")
@@ -328,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="simulated corrective samples per free-space expert step (seil: 4; bc: 0)")
         t.add_argument("--sigma", type=float, help="std of the simulated perturbations in action units (0.4)")
         t.add_argument("--no-rotate", action="store_true", help="no random rotation of training batches")
+        t.add_argument("--free-space-only", action="store_true",
+                       help="simulate transitions only while nothing is held (the SEIL paper's setting); by default "
+                            "held objects are carried with the virtual gripper")
         t.add_argument("--steps", type=int, help="gradient steps (1000)")
         t.add_argument("--batch-size", dest="batch_size", type=int, help="batch size (64)")
         t.add_argument("--learning-rate", dest="learning_rate", type=float, help="Adam learning rate (1e-3)")

@@ -394,7 +394,7 @@ class TabletopEnv(gym.Env):
 
     # ------------------------------------------------------------------------------------------
     # Transition simulation (SEIL)
-    def simulate(self, delta: Any) -> VirtualView:
+    def simulate(self, delta: Any, carry_held: bool = False) -> VirtualView:
         """What a *virtual* gripper would see after moving by ``delta`` from the current pose.
 
         ``delta`` is ``(dx, dy, dz, dθ)`` in normalised action units (or a full 5-vector action,
@@ -402,8 +402,10 @@ class TabletopEnv(gym.Env):
         virtual pose, so the view is exact; no physics runs and nothing in the scene changes.
         The pose is reported invalid (``valid=False`` with a ``reason``, no observation) when it
         lies outside the workspace, when the fingers or the hand would be inside an object, or
-        while the gripper holds an object (a held object would have to move with it). Needs a
-        top-down camera: the side view shows the arm, which only physics could move.
+        while the gripper holds an object — unless ``carry_held``: then the held object is moved
+        rigidly with the virtual gripper for the render and put back exactly (pose and velocity)
+        after it; a held object's own collisions are not checked. Needs a top-down camera: the side
+        view shows the arm, which only physics could move.
         """
         arr = self._validate_delta(delta)
         if not self.camera.spec.topdown:
@@ -414,7 +416,8 @@ class TabletopEnv(gym.Env):
         target = robot.target_position + arr[:3] * dpos
         target_yaw = wrap_half_turn(robot.target_yaw + float(arr[3]) * drot)
         view = VirtualView(observation=None, valid=False, reason="", target_position=target, target_yaw=target_yaw)
-        if self.holding():
+        held = [b for b in self.graspable_bodies() if self.robot.is_holding(b)]
+        if held and not carry_held:
             view.reason = "holding"
             return view
         ws = self.workspace
@@ -426,8 +429,21 @@ class TabletopEnv(gym.Env):
         yaw = yaw + float(arr[3]) * drot
         width = robot.finger_width()
         light, specular = self._light
-        frame = self.camera.render(self.sim, pos, yaw, width, rgb=OBS_RGB in self.options.observations,
-                                   light_direction=light, specular=specular, mirror="mirror" in self.options.corruptions)
+        saved = [(b, *self.sim.get_pose(b), *self.sim.velocity(b)) for b in held]
+        try:
+            for body, b_pos, b_quat, _, _ in saved:  # carried rigidly about the gripper's axis
+                turn = float(arr[3]) * drot
+                c, s = math.cos(turn), math.sin(turn)
+                rel = b_pos[:2] - measured[:2]
+                new_xy = measured[:2] + np.array([c * rel[0] - s * rel[1], s * rel[0] + c * rel[1]]) + arr[:2] * dpos
+                self.sim.set_pose(body, (new_xy[0], new_xy[1], b_pos[2] + arr[2] * dpos),
+                                  _quat_multiply(yaw_quaternion(turn), b_quat))
+            frame = self.camera.render(self.sim, pos, yaw, width, rgb=OBS_RGB in self.options.observations,
+                                       light_direction=light, specular=specular, mirror="mirror" in self.options.corruptions)
+        finally:
+            for body, b_pos, b_quat, lin, ang in saved:
+                self.sim.set_pose(body, b_pos, b_quat)
+                self.sim.set_velocity(body, lin, ang)
         centre = self.camera.matrices(pos[:2])[2]
         height = self.camera.surface_height(frame)
         fingers = self.camera.finger_mask(centre, pos, yaw, width)
@@ -437,7 +453,7 @@ class TabletopEnv(gym.Env):
                 (hand.any() and height[hand].max() > pos[2] + self.camera.FINGER_LENGTH + tol):
             view.reason = "collision"
             return view
-        obs: dict[str, np.ndarray] = {OBS_DEPTH: frame.depth, OBS_HOLDING: np.zeros(1, dtype=np.float32)}
+        obs: dict[str, np.ndarray] = {OBS_DEPTH: frame.depth, OBS_HOLDING: np.full(1, float(bool(held)), dtype=np.float32)}
         if frame.rgb is not None:
             obs[OBS_RGB] = frame.rgb
         if OBS_POINT_CLOUD in self.options.observations:
@@ -447,7 +463,7 @@ class TabletopEnv(gym.Env):
             obs[OBS_POINT_CLOUD] = (np.clip(pts[rng.choice(len(pts), size=n, replace=len(pts) < n)], -5, 5).astype(np.float32)
                                     if len(pts) else np.zeros((n, 3), dtype=np.float32))
         if OBS_STATE in self.options.observations:
-            obs[OBS_STATE] = self._state(pos, yaw, 0.0)
+            obs[OBS_STATE] = self._state(pos, yaw, float(bool(held)))
         view.observation, view.valid = obs, True
         return view
 
@@ -577,6 +593,14 @@ class TabletopEnv(gym.Env):
 def yaw_quaternion(yaw: float) -> tuple[float, float, float, float]:
     """Quaternion (xyzw) of a rotation by ``yaw`` about world z."""
     return (0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0))
+
+
+def _quat_multiply(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float, float]:
+    """Hamilton product ``a·b`` of xyzw quaternions (rotation ``b`` then ``a``)."""
+    ax, ay, az, aw = a
+    bx, by, bz, bw = b
+    return (aw * bx + ax * bw + ay * bz - az * by, aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw, aw * bw - ax * bx - ay * by - az * bz)
 
 
 def quaternion_yaw(quat: Sequence[float]) -> float:

@@ -50,18 +50,23 @@ def main() -> int:
     out = Path(args.out)
     for task in args.tasks:
         for demos in args.demos:
-            config = {"env": f"equimanip/{task}-v0", "env_options": {"dpos": 0.02, "image_size": 64}, "demos": demos,
-                      "seeds": args.seeds, "eval_episodes": args.episodes,
-                      "train": {"steps": args.steps, "batch_size": 64, "learning_rate": 0.001, "n_hidden": 32, "sigma": 0.4},
-                      "methods": {m: METHODS[m] for m in args.methods}}
-            where = out / f"{task}-{demos}demos"
-            where.mkdir(parents=True, exist_ok=True)
-            (where / "config.json").write_text(json.dumps(config, indent=2))
-            run_experiment(where / "config.json", where, progress=not args.no_progress)
+            for method in args.methods:
+                # one experiment folder per task × demos × method; seeds accumulate over invocations
+                # (finished runs are reused), so the grid can be filled in pieces
+                where = out / f"{task}-{demos}demos-{method.lower().replace(' ', '-').replace('+', 'plus')}"
+                where.mkdir(parents=True, exist_ok=True)
+                old = json.loads((where / "config.json").read_text())["seeds"] if (where / "config.json").exists() else []
+                config = {"env": f"equimanip/{task}-v0", "env_options": {"dpos": 0.02, "image_size": 64}, "demos": demos,
+                          "seeds": sorted(set(old) | set(args.seeds)), "eval_episodes": args.episodes,
+                          "train": {"steps": args.steps, "batch_size": 64, "learning_rate": 0.001, "n_hidden": 32,
+                                    "sigma": 0.4},
+                          "methods": {method: METHODS[method]}}
+                (where / "config.json").write_text(json.dumps(config, indent=2))
+                run_experiment(where / "config.json", where, progress=not args.no_progress)
     # the report covers every experiment under --out (this and earlier invocations): exactly what was run
     rows, steps, episodes = [], set(), set()
     for task in TASKS:
-        for res in sorted(out.glob(f"{task}-*demos/results.json"), key=lambda p: int(p.parent.name.split("-")[1][:-5])):
+        for res in sorted(out.glob(f"{task}-*demos-*/results.json")):
             result = json.loads(res.read_text())
             demos = int(result["config"]["demos"])
             steps.add(result["config"]["train"]["steps"])

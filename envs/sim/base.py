@@ -88,6 +88,10 @@ class Simulator(abc.ABC):
         """Base linear (3,) and angular (3,) velocity of a body (world frame)."""
 
     @abc.abstractmethod
+    def set_velocity(self, name: str, linear: Vec3, angular: Vec3) -> None:
+        """Set a body's base linear and angular velocity (world frame)."""
+
+    @abc.abstractmethod
     def aabb(self, name: str, link: int = -1) -> tuple[np.ndarray, np.ndarray]: ...
 
     @abc.abstractmethod

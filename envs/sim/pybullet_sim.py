@@ -159,6 +159,9 @@ class PyBulletSimulator(Simulator):
         lin, ang = self.client.getBaseVelocity(self._id(name))
         return np.asarray(lin), np.asarray(ang)
 
+    def set_velocity(self, name: str, linear: Vec3, angular: Vec3) -> None:
+        self.client.resetBaseVelocity(self._id(name), list(linear), list(angular))
+
     def aabb(self, name: str, link: int = -1) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self.client.getAABB(self._id(name), link)
         return np.asarray(lo), np.asarray(hi)
