@@ -79,7 +79,8 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
     u = env.unwrapped
     rng = np.random.default_rng(seed)
     parts: list[Samples] = []
-    counts = {"expert": 0, "simulate_calls": 0, "simulated": 0, "rejected_invalid": 0, "rejected_far": 0, "holding_steps": 0}
+    counts = {"expert": 0, "simulate_calls": 0, "simulated": 0, "rejected_invalid": 0, "rejected_far": 0, "holding_steps": 0,
+              "rewinds": 0}
     sim_seconds = 0.0
     episodes = list(range(dataset.num_episodes)) if episodes is None else episodes
     for i in tqdm(episodes, desc="transition simulation" if n else "loading demos", unit="demo", disable=not progress):
@@ -125,6 +126,13 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
                     views_a.append(label)
                     weight[t] -= 1.0
                 sim_seconds += time.perf_counter() - start
+            if simulate_holding and is_holding and n:
+                # carrying teleports a body, which can leave Bullet's broadphase and contact caches
+                # changed: rewind to this step exactly by replaying the episode from its seed
+                obs, _ = env.reset(seed=int(ep["seed"]))
+                for past in actions[:t]:
+                    obs, *_ = env.step(past)
+                counts["rewinds"] += 1
             obs, _, terminated, truncated, _ = env.step(action)
             if (terminated or truncated) and t + 1 < len(actions):
                 raise ValueError(f"episode {i} of the dataset ends early on replay (step {t}): it does not replay in this env")

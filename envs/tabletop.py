@@ -402,9 +402,12 @@ class TabletopEnv(gym.Env):
         virtual pose, so the view is exact; no physics runs and nothing in the scene changes.
         The pose is reported invalid (``valid=False`` with a ``reason``, no observation) when it
         lies outside the workspace, when the fingers or the hand would be inside an object, or
-        while the gripper holds an object — unless ``carry_held``: then the held object is moved
-        rigidly with the virtual gripper for the render and put back exactly (pose and velocity)
-        after it; a held object's own collisions are not checked. Needs a top-down camera: the side
+        while the gripper holds an object — unless ``carry_held`` and the object is one of
+        :meth:`carriable_bodies`: then the held object is moved
+        rigidly with the virtual gripper for the render and the physics state is restored after
+        it; Bullet's broadphase and contact caches may still differ, so later steps are not
+        guaranteed bit-identical to a run that never carried (``replay_samples`` rewinds from the
+        episode's seed after carrying). A held object's own collisions are not checked. Needs a top-down camera: the side
         view shows the arm, which only physics could move.
         """
         arr = self._validate_delta(delta)
@@ -417,7 +420,7 @@ class TabletopEnv(gym.Env):
         target_yaw = wrap_half_turn(robot.target_yaw + float(arr[3]) * drot)
         view = VirtualView(observation=None, valid=False, reason="", target_position=target, target_yaw=target_yaw)
         held = [b for b in self.graspable_bodies() if self.robot.is_holding(b)]
-        if held and not carry_held:
+        if held and not (carry_held and set(held) <= set(self.carriable_bodies())):
             view.reason = "holding"
             return view
         ws = self.workspace
@@ -430,6 +433,7 @@ class TabletopEnv(gym.Env):
         width = robot.finger_width()
         light, specular = self._light
         saved = [(b, *self.sim.get_pose(b), *self.sim.velocity(b)) for b in held]
+        snapshot = self.sim.save_state() if held else None
         try:
             for body, b_pos, b_quat, _, _ in saved:  # carried rigidly about the gripper's axis
                 turn = float(arr[3]) * drot
@@ -441,9 +445,9 @@ class TabletopEnv(gym.Env):
             frame = self.camera.render(self.sim, pos, yaw, width, rgb=OBS_RGB in self.options.observations,
                                        light_direction=light, specular=specular, mirror="mirror" in self.options.corruptions)
         finally:
-            for body, b_pos, b_quat, lin, ang in saved:
-                self.sim.set_pose(body, b_pos, b_quat)
-                self.sim.set_velocity(body, lin, ang)
+            if snapshot is not None:
+                self.sim.restore_state(snapshot)
+                self.sim.remove_state(snapshot)
         centre = self.camera.matrices(pos[:2])[2]
         height = self.camera.surface_height(frame)
         fingers = self.camera.finger_mask(centre, pos, yaw, width)
@@ -585,6 +589,11 @@ class TabletopEnv(gym.Env):
 
     def graspable_bodies(self) -> list[str]:
         return self.tracked_bodies()
+
+    def carriable_bodies(self) -> list[str]:
+        """Graspable bodies that move rigidly with the gripper once held (``simulate`` may carry
+        them); articulated ones, like a drawer's handle, are not."""
+        return self.graspable_bodies()
 
     def _info(self, success: bool, invalid: bool) -> dict:
         return {"is_success": bool(success), "invalid": bool(invalid), "steps": self._steps}

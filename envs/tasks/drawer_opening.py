@@ -66,6 +66,9 @@ class DrawerOpening(TabletopEnv):
     def tracked_bodies(self) -> list[str]:
         return [CABINET]
 
+    def carriable_bodies(self) -> list[str]:
+        return []  # the handle slides with the drawer, not with the gripper
+
     def opening(self) -> float:
         return float(self.sim.joint_positions(CABINET, [SLIDE])[0])
 
