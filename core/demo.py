@@ -44,7 +44,8 @@ def _plot(rows: list[dict], path: Path) -> None:
 
     names = [r["env"].split("/", 1)[1].replace("-v0", "") for r in rows]
     rates = [r["success_rate"] for r in rows]
-    errs = [[r["success_rate"] - r["success_ci95"][0] for r in rows], [r["success_ci95"][1] - r["success_rate"] for r in rows]]
+    errs = [[max(0.0, r["success_rate"] - r["success_ci95"][0]) for r in rows],
+            [max(0.0, r["success_ci95"][1] - r["success_rate"]) for r in rows]]
     fig, ax = plt.subplots(figsize=(1.2 * len(rows) + 2, 3.5))
     ax.bar(names, rates, yerr=errs, capsize=4, color="#4c72b0")
     ax.set_ylim(0, 1.05)

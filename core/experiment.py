@@ -137,7 +137,9 @@ def _plot(config: dict[str, Any], table: list[dict[str, Any]], path: Path) -> No
 
     names = [r["method"] for r in table]
     rates = [r["success_rate"] for r in table]
-    errs = [[r["success_rate"] - r["ci95"][0] for r in table], [r["ci95"][1] - r["success_rate"] for r in table]]
+    # Wilson bounds can sit a rounding error inside the rate (e.g. 0.999… at 50/50); matplotlib wants ≥ 0
+    errs = [[max(0.0, r["success_rate"] - r["ci95"][0]) for r in table],
+            [max(0.0, r["ci95"][1] - r["success_rate"]) for r in table]]
     fig, ax = plt.subplots(figsize=(1.4 * len(table) + 2, 3.5))
     ax.bar(names, rates, yerr=errs, capsize=4, color=["#c44e52", "#4c72b0", "#8c8c8c", "#55a868"][: len(table)])
     ax.set_ylim(0, 1.05)

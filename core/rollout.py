@@ -67,7 +67,9 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    lo, hi = max(0.0, centre - half), min(1.0, centre + half)
+    # exact at the ends (floating point leaves 0.999… for n/n otherwise)
+    return (0.0 if successes == 0 else lo), (1.0 if successes == n else hi)
 
 
 def make_policy(name: str, env: gym.Env, seed: int = 0) -> Callable[[dict], np.ndarray]:

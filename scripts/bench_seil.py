@@ -31,6 +31,39 @@ PAPER = {"BlockStacking": {1: 71.5, 5: 99.5, 10: 98.5}, "BlockInBowl": {1: 75.0,
 PAPER_CNN_BC_10 = {"BlockStacking": 79.0, "BlockInBowl": 99.0, "DrawerOpening": 76.0}
 
 
+def simulate_cost(calls: int = 200) -> list[str]:
+    """``simulate`` vs a real env step, side by side in one process (BlockInBowl, mid-episode)."""
+    import time
+
+    import gymnasium as gym
+
+    import equimanip  # noqa: F401
+
+    rows = ["| image | `simulate` ms/call | calls/s | env step ms (physics + render) | simulate / step |",
+            "|---|---|---|---|---|"]
+    for size in (64, 128):
+        env = gym.make("equimanip/BlockInBowl-v0", dpos=0.02, image_size=size)
+        u = env.unwrapped
+        env.reset(seed=0)
+        for _ in range(5):
+            env.step(u.expert_action())
+        rng = np.random.default_rng(0)
+        deltas = np.clip(rng.normal(0, 0.4, (calls, 4)), -1, 1)
+        t = time.perf_counter()
+        for d in deltas:
+            u.simulate(d)
+        sim_ms = (time.perf_counter() - t) / calls * 1000
+        state = u.save_state()
+        t = time.perf_counter()
+        for _ in range(calls // 4):
+            u.restore_state(state)
+            env.step(np.zeros(5, np.float32))
+        step_ms = (time.perf_counter() - t) / (calls // 4) * 1000
+        env.close()
+        rows.append(f"| {size}×{size} | {sim_ms:.2f} | {1000 / sim_ms:.0f} | {step_ms:.2f} | {sim_ms / step_ms:.2f} |")
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS, help="tasks (default: all three)")
@@ -109,6 +142,8 @@ def main() -> int:
         ms = float(np.average([r["simulate_ms_per_call"] for r in sim], weights=[r["simulate_calls"] for r in sim]))
         lines += ["", f"Transition simulation: {ms:.2f} ms per `simulate` call ({1000 / ms:.0f} calls/s) at 64×64, "
                       f"averaged over {sum(r['simulate_calls'] for r in sim)} calls (BulletArm: 36–74 ms)."]
+    lines += ["", "Transition simulation vs a real env step, same process (`simulate_cost()`, 200 calls each; "
+              "the step restores a snapshot first):", ""] + simulate_cost()
     rates = [r["collect_steps_per_second"] for r in rows if r.get("collect_steps_per_second")]
     if rates:
         lines.append(f"Collection: {np.median(rates):.0f} env steps/s (median over datasets; expert + 64×64 render, "
