@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 from pathlib import Path
 
@@ -112,7 +113,7 @@ def main() -> int:
     lines = ["# SEIL benchmark: few-demo imitation", "",
              f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, no GPU; Python "
              f"{sys.version.split()[0]}. Rows: every experiment under `{out}` (last command: "
-             f"`python scripts/bench_seil.py {' '.join(sys.argv[1:])}`); cells not listed were not run.", "",
+             f"`python scripts/bench_seil.py {shlex.join(sys.argv[1:])}`); cells not listed were not run.", "",
              f"Each run: the first N scripted demos of a LeRobot v3.0 dataset (seed `1_000_000 + 1000·seed`), "
              f"{'/'.join(map(str, sorted(steps)))} gradient steps (batch 64, Adam 1e-3, random rotations of every batch), "
              f"gripper-centred top-down depth 64×64, dpos 2 cm; evaluated on {'/'.join(map(str, sorted(episodes)))} episodes "
@@ -146,7 +147,7 @@ def main() -> int:
               "the step restores a snapshot first):", ""] + simulate_cost()
     rates = [r["collect_steps_per_second"] for r in rows if r.get("collect_steps_per_second")]
     if rates:
-        lines.append(f"Collection: {np.median(rates):.0f} env steps/s (median over datasets; expert + 64×64 render, "
+        lines.append(f"\nCollection: {np.median(rates):.0f} env steps/s (median over datasets; expert + 64×64 render, "
                      "one process).")
     Path(args.report).parent.mkdir(parents=True, exist_ok=True)
     Path(args.report).write_text("\n".join(lines) + "\n")
