@@ -261,25 +261,14 @@ def train(config: BCConfig, run: Path, resume: bool = False, progress: bool = Tr
     from torch.utils.tensorboard import SummaryWriter
     from tqdm import tqdm
 
-    from equimanip.agents.train_rl import _plot_curve, _read_eval, _write_eval
+    from equimanip.agents.run_dir import open_run, plot_curve, read_eval, write_eval
     from equimanip.policies import resolve_device
 
     run = Path(run)
     config_path = run / "config.json"
-    if resume:
-        if not config_path.exists():
-            raise ValueError(f"--resume: {run} holds no run (no config.json)")
-        saved = BCConfig.from_json(config_path).validate()
-        if config.env and saved.env.split("/")[-1] != config.validate().env.split("/")[-1]:
-            raise ValueError(f"{run} is a run of {saved.env}, not {config.env}; use a new run directory")
-        config = saved
-    else:
-        config.validate()
-        if run.exists() and any(run.iterdir()):
-            raise ValueError(f"run directory {run} is not empty; pass --resume to continue it or choose a new one")
-        if not config.dataset:
-            config.env_options = {**DEFAULT_ENV_OPTIONS, **config.env_options}
-        run.mkdir(parents=True, exist_ok=True)
+    config = open_run(run, config, BCConfig.from_json, resume)
+    if not resume and not config.dataset:
+        config.env_options = {**DEFAULT_ENV_OPTIONS, **config.env_options}
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
 
@@ -332,7 +321,7 @@ def train(config: BCConfig, run: Path, resume: bool = False, progress: bool = Tr
     holding = torch.as_tensor(samples.holding, device=device)
     actions = torch.as_tensor(samples.action, device=device)
     writer = SummaryWriter(str(run / "tb"))
-    rows = [r for r in _read_eval(run) if r["steps"] <= step]
+    rows = [r for r in read_eval(run) if r["steps"] <= step]
     eval_seed = EVAL_SEED + 1000 * config.seed
     bar = tqdm(total=config.steps, initial=step, desc=f"{config.env} {config.algo}/{config.policy}", unit="step",
                disable=not progress)
@@ -362,7 +351,7 @@ def train(config: BCConfig, run: Path, resume: bool = False, progress: bool = Tr
             result = evaluate_net(net, config, config.eval_episodes, eval_seed, device)
             net.train()
             rows.append(_eval_row(step, result))
-            _write_eval(run, rows)
+            write_eval(run, rows)
             writer.add_scalar("eval/success_rate", result["success_rate"], step)
     bar.close()
     train_seconds = time.perf_counter() - train_start
@@ -373,10 +362,10 @@ def train(config: BCConfig, run: Path, resume: bool = False, progress: bool = Tr
                          video_episodes=config.video_episodes)
     if not rows or rows[-1]["steps"] != step:
         rows.append(_eval_row(step, final))
-        _write_eval(run, rows)
+        write_eval(run, rows)
     writer.add_scalar("eval/success_rate", final["success_rate"], step)
     writer.close()
-    _plot_curve(rows, run / "curve.png", f"{config.env} {config.algo}/{config.policy} seed {config.seed}",
+    plot_curve(rows, run / "curve.png", f"{config.env} {config.algo}/{config.policy} seed {config.seed}",
                 xlabel="gradient steps")
     summary = {"config": dataclasses.asdict(config), "algo": config.algo, "final_eval": final, "steps": step,
                "samples": {"total": len(samples), "expert": int((~samples.simulated).sum()),

@@ -7,7 +7,6 @@ atomically, for ``--resume``), ``model.zip`` (final), ``curve.png`` and ``eval.m
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import os
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from equimanip.agents.run_dir import open_run, plot_curve, read_eval, write_eval
 from equimanip.atomic import atomic_write_text
 
 ALGOS = ("sac", "sacfd")
@@ -198,62 +198,15 @@ def _load_checkpoint(config: RLConfig, env: Any, run: Path) -> Any:
     return model
 
 
-def _plot_curve(rows: list[dict], path: Path, title: str, xlabel: str = "env steps") -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    steps = [r["steps"] for r in rows]
-    rate = [r["success_rate"] for r in rows]
-    lo = [r["ci_low"] for r in rows]
-    hi = [r["ci_high"] for r in rows]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(steps, rate, marker="o")
-    ax.fill_between(steps, lo, hi, alpha=0.25)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("eval success rate (95% CI)")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def _read_eval(run: Path) -> list[dict]:
-    path = run / "eval.csv"
-    if not path.exists():
-        return []
-    with open(path) as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def _write_eval(run: Path, rows: list[dict]) -> None:
-    header = ["steps", "success_rate", "ci_low", "ci_high", "mean_length"]
-    lines = [",".join(header)] + [",".join(str(r[h]) for h in header) for r in rows]
-    atomic_write_text(run / "eval.csv", "\n".join(lines) + "\n")
-
-
 def train(config: RLConfig, run: Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train (or resume) a run; returns the final evaluation."""
     from stable_baselines3.common.callbacks import BaseCallback
     from tqdm import tqdm
 
     run = Path(run)
-    config_path = run / "config.json"
-    if resume:
-        if not config_path.exists():
-            raise ValueError(f"--resume: {run} holds no run (no config.json)")
-        saved = RLConfig.from_json(config_path).validate()
-        if saved.env != config.validate().env:
-            raise ValueError(f"{run} is a run of {saved.env}, not {config.env}; use a new run directory")
-        config = saved
-    else:
-        config.validate()
-        if run.exists() and any(run.iterdir()):
-            raise ValueError(f"run directory {run} is not empty; pass --resume to continue it or choose a new one")
-        run.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(config_path, json.dumps({"kind": "rl", **dataclasses.asdict(config)}, indent=2))
+    config = open_run(run, config, RLConfig.from_json, resume)
+    if not resume:
+        atomic_write_text(run / "config.json", json.dumps({"kind": "rl", **dataclasses.asdict(config)}, indent=2))
 
     env = _make_env(config)
     if resume and (run / "checkpoint").exists():
@@ -266,7 +219,7 @@ def train(config: RLConfig, run: Path, resume: bool = False, progress: bool = Tr
     if config.algo == "sacfd" and config.bc_weight > 0 and model._demo_actions is None:
         model.add_demonstrations(_make_env(config), config.demos, seed=1_000_000 + config.seed * 1000)
 
-    rows = [r for r in _read_eval(run) if r["steps"] <= model.num_timesteps]
+    rows = [r for r in read_eval(run) if r["steps"] <= model.num_timesteps]
     eval_seed = 2_000_000 + config.seed * 1000
 
     class RunCallback(BaseCallback):
@@ -282,7 +235,7 @@ def train(config: RLConfig, run: Path, resume: bool = False, progress: bool = Tr
                 result = evaluate(self.model, config, config.eval_episodes, eval_seed)
                 rows.append({"steps": steps, "success_rate": result["success_rate"], "ci_low": result["success_ci95"][0],
                              "ci_high": result["success_ci95"][1], "mean_length": result["mean_length"]})
-                _write_eval(run, rows)
+                write_eval(run, rows)
                 self.logger.record("eval/success_rate", result["success_rate"])
                 self.bar.set_postfix(success=f"{result['success_rate']:.2f}")
             if steps % config.checkpoint_every == 0:
@@ -300,7 +253,7 @@ def train(config: RLConfig, run: Path, resume: bool = False, progress: bool = Tr
     final = evaluate(model, config, config.eval_episodes, eval_seed, video=run / "eval.mp4",
                      video_episodes=config.video_episodes)
     if rows:
-        _plot_curve(rows, run / "curve.png", f"{config.env} {config.algo}/{config.policy} {config.group} seed {config.seed}")
+        plot_curve(rows, run / "curve.png", f"{config.env} {config.algo}/{config.policy} {config.group} seed {config.seed}")
     summary = {"config": dataclasses.asdict(config), "final_eval": final, "num_timesteps": int(model.num_timesteps)}
     atomic_write_text(run / "summary.json", json.dumps(summary, indent=2))
     return summary
