@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from equimanip.atomic import atomic_write_text, write_json
-from equimanip.rollout import rollout
+from equimanip.rollout import plot_success, rollout
 
 
 def run_demo(out: Path, episodes: int = 20, seed: int = 0, progress: bool = True) -> list[dict]:
@@ -29,32 +29,13 @@ def run_demo(out: Path, episodes: int = 20, seed: int = 0, progress: bool = True
                      f"({seed}–{seed + episodes - 1}) | {r['mean_length']:.1f} | {r['steps_per_second']:.0f} |")
     text = "\n".join(table)
     atomic_write_text(out / "results.md", "# Scripted-expert rollouts\n\n" + text + "\n")
-    _plot(rows, out / "success.png")
+    plot_success([r["env"].split("/", 1)[1].replace("-v0", "") for r in rows], [r["success_rate"] for r in rows],
+                 [tuple(r["success_ci95"]) for r in rows],
+                 f"Scripted expert, {rows[0]['num_episodes'] if rows else 0} episodes per task", out / "success.png")
     print("\n" + text)
     print(f"\nwrote {out / 'results.md'}, {out / 'results.json'}, {out / 'success.png'} "
           f"and {len(rows)} videos in {out / 'videos'}")
     return rows
-
-
-def _plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = [r["env"].split("/", 1)[1].replace("-v0", "") for r in rows]
-    rates = [r["success_rate"] for r in rows]
-    errs = [[max(0.0, r["success_rate"] - r["success_ci95"][0]) for r in rows],
-            [max(0.0, r["success_ci95"][1] - r["success_rate"]) for r in rows]]
-    fig, ax = plt.subplots(figsize=(1.2 * len(rows) + 2, 3.5))
-    ax.bar(names, rates, yerr=errs, capsize=4, color="#4c72b0")
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("success rate (95% CI)")
-    ax.set_title(f"Scripted expert, {rows[0]['num_episodes'] if rows else 0} episodes per task")
-    ax.tick_params(axis="x", rotation=30)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 __all__ = ["run_demo"]

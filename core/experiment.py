@@ -61,7 +61,7 @@ def run_experiment(config_path: str | Path | None, out: str | Path, progress: bo
     """Run every method × seed of the config; write results.json/.md, success.png and a video."""
     from equimanip.agents.bc import DEMO_SEED, BCConfig, train
     from equimanip.collect import collect
-    from equimanip.rollout import wilson_interval
+    from equimanip.rollout import plot_success, wilson_interval
 
     config = load_config(config_path)
     out = Path(out)
@@ -107,7 +107,9 @@ def run_experiment(config_path: str | Path | None, out: str | Path, progress: bo
     write_json(out / "results.json", {"config": config, "runs": rows, "table": table, "wall_clock_seconds": elapsed})
     md = _markdown(config, table, elapsed)
     atomic_write_text(out / "results.md", md)
-    _plot(config, table, out / "success.png")
+    plot_success([r["method"] for r in table], [r["success_rate"] for r in table], [tuple(r["ci95"]) for r in table],
+                 f"{config['env'].split('/')[-1]}, {config['demos']} demos, {table[0]['episodes']} episodes",
+                 out / "success.png", colors=["#c44e52", "#4c72b0", "#8c8c8c", "#55a868"][: len(table)])
     video = next((Path(r["run"]) / "eval.mp4" for r in rows if r["method"] == next(iter(config["methods"]))), None)
     if video is not None and video.exists():
         shutil.copyfile(video, out / "seil_eval.mp4")
@@ -127,27 +129,6 @@ def _markdown(config: dict[str, Any], table: list[dict[str, Any]], elapsed: floa
                      f"{', '.join(map(str, r['seeds']))} | {r['samples']} ({r['simulated']}) | {r['train_seconds']:.0f} |")
     lines += ["", f"Total wall clock {elapsed / 60:.1f} min. Same demos and evaluation episodes for every method."]
     return "\n".join(lines) + "\n"
-
-
-def _plot(config: dict[str, Any], table: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = [r["method"] for r in table]
-    rates = [r["success_rate"] for r in table]
-    # Wilson bounds can sit a rounding error inside the rate (e.g. 0.999… at 50/50); matplotlib wants ≥ 0
-    errs = [[max(0.0, r["success_rate"] - r["ci95"][0]) for r in table],
-            [max(0.0, r["ci95"][1] - r["success_rate"]) for r in table]]
-    fig, ax = plt.subplots(figsize=(1.4 * len(table) + 2, 3.5))
-    ax.bar(names, rates, yerr=errs, capsize=4, color=["#c44e52", "#4c72b0", "#8c8c8c", "#55a868"][: len(table)])
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("success rate (95% CI)")
-    ax.set_title(f"{config['env'].split('/')[-1]}, {config['demos']} demos, {table[0]['episodes']} episodes", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 __all__ = ["run_experiment", "load_config", "default_config_path"]

@@ -6,6 +6,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -70,6 +71,28 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     lo, hi = max(0.0, centre - half), min(1.0, centre + half)
     # exact at the ends (floating point leaves 0.999… for n/n otherwise)
     return (0.0 if successes == 0 else lo), (1.0 if successes == n else hi)
+
+
+def plot_success(names: list[str], rates: list[float], intervals: list[tuple[float, float]], title: str, path: Path | str,
+                 colors: list[str] | None = None) -> None:
+    """Bar plot of success rates with their 95 % intervals, written to ``path`` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # rounding can put a bound a hair inside its rate; matplotlib refuses negative error bars
+    errs = [[max(0.0, r - lo) for r, (lo, _) in zip(rates, intervals)],
+            [max(0.0, hi - r) for r, (_, hi) in zip(rates, intervals)]]
+    fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2, 3.5))
+    ax.bar(names, rates, yerr=errs, capsize=4, color=colors or "#4c72b0")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("success rate (95% CI)")
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(axis="x", rotation=30 if len(names) > 4 else 0)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def make_policy(name: str, env: gym.Env, seed: int = 0) -> Callable[[dict], np.ndarray]:
