@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Sequence
 
+from equimanip.grasp_cli import add_grasp_parser
+from equimanip.ros_cli import add_ros_parser
+
 
 def _parse_option(text: str) -> tuple[str, Any]:
     if "=" not in text:
@@ -414,6 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", required=True, metavar="FORMAT", help="output format; accepted: robomimic")
     p.add_argument("--out", required=True, metavar="FILE", help="file to write, e.g. demos.hdf5 (replaced atomically)")
     p.set_defaults(func=cmd_export)
+
+    add_grasp_parser(sub)
+    add_ros_parser(sub)
     return parser
 
 

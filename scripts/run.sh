@@ -17,6 +17,7 @@ DEB_PACKAGES=()
 # -- Debian packages -----------------------------------------------------------------------------
 "$PYTHON" -c "import ensurepip, venv" 2>/dev/null || DEB_PACKAGES+=(python3-venv)
 DEB_PACKAGES+=(gfortran)  # builds py3nj (escnn's Wigner symbols)
+DEB_PACKAGES+=(libusb-1.0-0)  # open3d imports it
 
 install_debian_packages() {
   local missing=()

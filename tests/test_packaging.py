@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # repository folder -> package inside the wheel (must agree with pyproject.toml's package-dir)
 MAPPED = {"core": "equimanip", "envs": "equimanip/envs", "agents": "equimanip/agents",
           "policies": "equimanip/policies", "assets": "equimanip/assets"}
-ASSET_SUFFIXES = {".urdf", ".obj", ".png", ".json", ".md"}
+ASSET_SUFFIXES = {".urdf", ".obj", ".png", ".json", ".md", ".pt"}
 
 
 def expected_files() -> set[str]:
