@@ -3,6 +3,9 @@
 Imports no simulator: the simulated grasping benchmark lives in ``equimanip.envs.grasping``.
 """
 
+from equimanip.policies.grasp.edges import EdgeSet, grasp_pose_from_edge, preprocess_cloud, sample_edges
 from equimanip.policies.grasp.gripper import FRANKA_HAND, GripperGeometry
+from equimanip.policies.grasp.point_ops import ball_query, farthest_point_sample, knn
 
-__all__ = ["FRANKA_HAND", "GripperGeometry"]
+__all__ = ["FRANKA_HAND", "EdgeSet", "GripperGeometry", "ball_query", "farthest_point_sample", "grasp_pose_from_edge", "knn",
+           "preprocess_cloud", "sample_edges"]

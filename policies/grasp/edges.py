@@ -1,0 +1,299 @@
+"""Edge grasp candidates: cloud preprocessing, grasp pose from an (approach, contact) edge, sampling
+and pruning of candidate edges.
+
+After Huang, Wang, Zhu, Walters & Platt, "Edge Grasp Network: A Graph-Based SE(3)-invariant
+Approach to Grasp Detection" (ICRA 2023, arXiv:2211.00191). An *edge* joins an approach point
+p_a (sampled by farthest-point sampling; it ends up between the fingers) and a contact point p_c
+within a ball around it (one finger touches there). With n_c the contact's surface normal:
+
+    y = n_c                                         closing axis
+    z = a = normalise(n_c × (n_c × (p_a − p_c)))    approach direction
+    x = y × z
+    depth = (p_c − p_a)·a,  half_baseline = (p_c − p_a)·n_c
+    TCP = p_a + (depth + finger_depth − contact_margin)·a
+
+so the palm face stays ``contact_margin`` behind the contact and the fingers reach past it. The
+frame convention is the one of :mod:`equimanip.policies.grasp.gripper`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from equimanip.policies.grasp.gripper import FRANKA_HAND, GripperGeometry
+from equimanip.policies.grasp.point_ops import ball_query, farthest_point_sample
+
+TABLE_MARGIN = 0.005  # a hand point this close above the table plane counts as a collision
+COLLISION_TOLERANCE = 0.003  # cloud points this deep inside the hand's volumes are still tolerated (noise)
+MAX_BALL_POINTS = 1024  # contact candidates kept per approach ball (the nearest ones)
+_EPS = 1e-9
+
+
+@dataclass
+class EdgeSet:
+    """Candidate edge grasps of one cloud (all tensors on the cloud's device, E edges).
+
+    Attributes:
+        approach_idx: ``(A,)`` indices of the sampled approach points.
+        edges: ``(E, 2)`` long ``(approach point index, contact point index)`` into the points.
+        poses: ``(E, 4, 4)`` grasp poses (frame of :mod:`~equimanip.policies.grasp.gripper`).
+        widths: ``(E,)`` suggested opening (m).
+        depth: ``(E,)`` contact depth along the approach axis from the approach point.
+        half_baseline: ``(E,)`` contact offset from the approach point along the closing axis.
+    """
+
+    approach_idx: torch.Tensor
+    edges: torch.Tensor
+    poses: torch.Tensor
+    widths: torch.Tensor
+    depth: torch.Tensor
+    half_baseline: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.edges.shape[0])
+
+    def subset(self, keep: torch.Tensor) -> EdgeSet:
+        """The edges selected by ``keep`` (bool mask or indices); the approach points are kept."""
+        return EdgeSet(self.approach_idx, self.edges[keep], self.poses[keep], self.widths[keep], self.depth[keep],
+                       self.half_baseline[keep])
+
+    @classmethod
+    def empty(cls, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> EdgeSet:
+        z = torch.zeros(0, dtype=dtype, device=device)
+        return cls(torch.zeros(0, dtype=torch.long, device=device), torch.zeros(0, 2, dtype=torch.long, device=device),
+                   torch.zeros(0, 4, 4, dtype=dtype, device=device), z, z.clone(), z.clone())
+
+
+def preprocess_cloud(points: np.ndarray, normals: np.ndarray | None = None, *, voxel_size: float = 0.0045,
+                     viewpoint: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Voxel-downsample a cloud and give it unit normals (open3d).
+
+    Args:
+        points: ``(N, 3)`` finite coordinates (m).
+        normals: ``(N, 3)`` normals, averaged per voxel and renormalised; estimated when ``None``
+            (PCA over the 30 nearest neighbours within 4 cm, as the Edge Grasp code does).
+        voxel_size: voxel edge (m); 0 skips downsampling.
+        viewpoint: camera position; estimated normals are flipped to face it (single-view clouds
+            see only surfaces facing the camera). ``None``: flipped towards +z.
+
+    Returns:
+        ``(points, normals)``, float32 ``(M, 3)`` arrays.
+    """
+    import open3d as o3d
+
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 3:
+        raise ValueError(f"points must have shape (N, 3); got {points.shape}")
+    if len(points) == 0:
+        return np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32)
+    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
+    if normals is not None:
+        normals = np.asarray(normals, dtype=np.float64)
+        if normals.shape != points.shape:
+            raise ValueError(f"normals must have the points' shape {points.shape}; got {normals.shape}")
+        pcd.normals = o3d.utility.Vector3dVector(normals)
+    if voxel_size > 0:
+        pcd = pcd.voxel_down_sample(voxel_size)
+    if normals is None:
+        pcd.estimate_normals(search_param=o3d.geometry.KDTreeSearchParamHybrid(radius=0.04, max_nn=30))
+        if viewpoint is None:
+            pcd.orient_normals_to_align_with_direction(np.array([0.0, 0.0, 1.0]))
+        else:
+            pcd.orient_normals_towards_camera_location(np.asarray(viewpoint, dtype=np.float64).reshape(3))
+    out_points = np.asarray(pcd.points, dtype=np.float32)
+    out_normals = np.asarray(pcd.normals, dtype=np.float64)
+    norm = np.linalg.norm(out_normals, axis=1, keepdims=True)
+    # averaged normals of a thin voxel can cancel out; such points get +z rather than NaN
+    out_normals = np.where(norm > 1e-6, out_normals / np.maximum(norm, 1e-12), np.array([0.0, 0.0, 1.0]))
+    return out_points, out_normals.astype(np.float32)
+
+
+def _frames(p_a: torch.Tensor, p_c: torch.Tensor, n_c: torch.Tensor,
+            gripper: GripperGeometry) -> tuple[torch.Tensor, ...]:
+    """Batched edge geometry: rotation (E,3,3), TCP (E,3), depth, half_baseline, |n_c × (p_a − p_c)|."""
+    y = n_c / n_c.norm(dim=-1, keepdim=True).clamp_min(_EPS)
+    d = p_a - p_c
+    cross = torch.cross(y, d, dim=-1)
+    cross_norm = cross.norm(dim=-1)
+    z = torch.cross(y, cross, dim=-1)
+    z = z / z.norm(dim=-1, keepdim=True).clamp_min(_EPS)
+    x = torch.cross(y, z, dim=-1)
+    rot = torch.stack([x, y, z], dim=-1)  # columns are the frame's axes
+    depth = ((p_c - p_a) * z).sum(-1)
+    half_baseline = ((p_c - p_a) * y).sum(-1)
+    tcp = p_a + (depth + gripper.finger_depth - gripper.contact_margin).unsqueeze(-1) * z
+    return rot, tcp, depth, half_baseline, cross_norm
+
+
+def _pose_matrix(rot: torch.Tensor, tcp: torch.Tensor) -> torch.Tensor:
+    pose = torch.zeros(*rot.shape[:-2], 4, 4, dtype=rot.dtype, device=rot.device)
+    pose[..., :3, :3] = rot
+    pose[..., :3, 3] = tcp
+    pose[..., 3, 3] = 1.0
+    return pose
+
+
+def _width(half_baseline: torch.Tensor, gripper: GripperGeometry) -> torch.Tensor:
+    # 1 cm of slack around the contact's mirror image: the opening the hand needs before closing
+    return (2.0 * half_baseline.abs() + 0.01).clamp(0.0, gripper.max_width)
+
+
+def grasp_pose_from_edge(p_a, p_c, n_c, gripper: GripperGeometry = FRANKA_HAND) -> tuple[np.ndarray, float]:
+    """The grasp pose and opening of one edge.
+
+    Args:
+        p_a: approach point ``(3,)``.
+        p_c: contact point ``(3,)``.
+        n_c: contact surface normal ``(3,)`` (need not be unit): the closing axis.
+        gripper: hand geometry.
+
+    Returns:
+        ``(pose, width)``: a float64 4×4 pose and the opening (m).
+
+    Raises:
+        ValueError: when the edge is degenerate (``p_a − p_c`` parallel to ``n_c``, or a zero normal).
+    """
+    p_a, p_c, n_c = (torch.as_tensor(np.asarray(v, dtype=np.float64).reshape(3)) for v in (p_a, p_c, n_c))
+    if float(n_c.norm()) < 1e-9:
+        raise ValueError("grasp_pose_from_edge: the contact normal is zero")
+    rot, tcp, _, half_baseline, cross_norm = _frames(p_a[None], p_c[None], n_c[None], gripper)
+    if float(cross_norm[0]) < 1e-9:
+        raise ValueError("grasp_pose_from_edge: degenerate edge (p_a - p_c is parallel to the contact normal)")
+    return _pose_matrix(rot, tcp)[0].numpy(), float(_width(half_baseline, gripper)[0])
+
+
+def _table_collision(rot: torch.Tensor, tcp: torch.Tensor, table_height: float, g: GripperGeometry) -> torch.Tensor:
+    """True where a fingertip or a palm corner of the open hand comes within TABLE_MARGIN of the table."""
+    half_open = g.max_width / 2 + g.finger_thickness
+    corners = []
+    for sy in (-1.0, 1.0):
+        for sx in (-1.0, 0.0, 1.0):  # fingertip corners and centre
+            corners.append((sx * g.finger_width / 2, sy * half_open, 0.0))
+        for sx in (-1.0, 1.0):
+            for z in (-g.finger_depth, -g.finger_depth - g.palm_height):
+                corners.append((sx * g.palm_half_depth, sy * g.palm_half_width, z))
+    local = torch.tensor(corners, dtype=rot.dtype, device=rot.device)  # (K, 3)
+    world_z = torch.einsum("kj,ej->ek", local, rot[:, 2, :]) + tcp[:, 2:3]
+    return (world_z < table_height + TABLE_MARGIN).any(-1)
+
+
+def _hand_boxes(g: GripperGeometry, tol: float) -> torch.Tensor:
+    """Open hand as axis-aligned boxes in the grasp frame, shrunk by ``tol``: (3, 2, 3) lo/hi corners."""
+    w = g.max_width / 2
+    finger_lo_z, finger_hi_z = -g.finger_depth, 0.0
+    boxes = [
+        ((-g.finger_width / 2, w, finger_lo_z), (g.finger_width / 2, w + g.finger_thickness, finger_hi_z)),
+        ((-g.finger_width / 2, -w - g.finger_thickness, finger_lo_z), (g.finger_width / 2, -w, finger_hi_z)),
+        ((-g.palm_half_depth, -g.palm_half_width, -g.finger_depth - g.palm_height),
+         (g.palm_half_depth, g.palm_half_width, -g.finger_depth)),
+    ]
+    t = torch.tensor(boxes, dtype=torch.float64)
+    t[:, 0] += tol
+    t[:, 1] -= tol
+    return t
+
+
+def cloud_collision(points: torch.Tensor, rot: torch.Tensor, tcp: torch.Tensor, gripper: GripperGeometry = FRANKA_HAND,
+                    tolerance: float = COLLISION_TOLERANCE, chunk_elements: int = 4_000_000) -> torch.Tensor:
+    """True for each pose whose open hand (fingers at ``max_width``, palm) contains a cloud point.
+
+    Points between the open fingers are free space for the grasp; points less than ``tolerance``
+    inside a finger or the palm are forgiven (sensor noise, contact points on the pads' plane).
+
+    Args:
+        points: ``(N, 3)`` cloud.
+        rot: ``(E, 3, 3)`` grasp rotations (columns x, y, z).
+        tcp: ``(E, 3)`` TCP positions.
+        gripper: hand geometry.
+        tolerance: forgiven penetration depth (m).
+        chunk_elements: bound on ``E_chunk × N`` per step (memory).
+
+    Returns:
+        ``(E,)`` bool.
+    """
+    boxes = _hand_boxes(gripper, tolerance).to(points.device, points.dtype)
+    lo, hi = boxes[:, 0], boxes[:, 1]
+    # the hand cannot reach further than its bounding sphere around the TCP
+    reach = float(torch.maximum(lo.abs(), hi.abs()).norm(dim=-1).max())
+    out = torch.zeros(rot.shape[0], dtype=torch.bool, device=points.device)
+    step = max(1, chunk_elements // max(1, points.shape[0]))
+    for s in range(0, rot.shape[0], step):
+        r, t = rot[s:s + step], tcp[s:s + step]
+        local = torch.einsum("enj,ejk->enk", points.unsqueeze(0) - t.unsqueeze(1), r)  # (e, N, 3) grasp frame
+        near = local.square().sum(-1) < reach * reach
+        inside = ((local.unsqueeze(2) > lo) & (local.unsqueeze(2) < hi)).all(-1).any(-1)
+        out[s:s + step] = (inside & near).any(-1)
+    return out
+
+
+def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.ndarray, *, num_approach: int = 32,
+                 radius: float = 0.05, min_dist: float = 0.003, max_dist: float = 0.038, max_edges: int = 4000,
+                 table_height: float | None = None, generator: torch.Generator | None = None,
+                 gripper: GripperGeometry = FRANKA_HAND) -> EdgeSet:
+    """Sample and prune candidate edge grasps of a preprocessed cloud (Huang et al. 2023).
+
+    Approach points by farthest-point sampling; contacts in a ball of ``radius`` around each, at a
+    distance in ``(min_dist, max_dist)``. Dropped: degenerate edges, grasps approaching from below
+    (``a_z > 0``), a contact offset outside ``(−3 mm, max_width/2 − 2 mm)``, hands that would touch
+    the table plane ``z = table_height`` (when given), and open hands that collide with the cloud.
+    The rest is capped at ``max_edges`` by uniform random subsampling.
+
+    Args:
+        points: ``(N, 3)`` cloud, e.g. from :func:`preprocess_cloud` (the table may be in it).
+        normals: ``(N, 3)`` unit outward normals.
+        num_approach: approach points (fewer when the cloud is smaller).
+        radius: contact ball radius (m).
+        min_dist: minimum approach–contact distance (m).
+        max_dist: maximum approach–contact distance (m).
+        max_edges: cap on the returned edges.
+        table_height: z of the table plane in the cloud's frame; ``None`` skips the table check.
+        generator: randomness of FPS's first point and of the cap; ``None`` is deterministic
+            (FPS from index 0, the first ``max_edges`` edges in order).
+        gripper: hand geometry.
+
+    Returns:
+        An :class:`EdgeSet` (empty when nothing survives).
+    """
+    points = torch.as_tensor(points)
+    normals = torch.as_tensor(normals, dtype=points.dtype).to(points.device)
+    if not points.is_floating_point():
+        points = points.float()
+        normals = normals.float()
+    if points.dim() != 2 or points.shape[1] != 3 or normals.shape != points.shape:
+        raise ValueError(f"points and normals must both be (N, 3); got {tuple(points.shape)} and {tuple(normals.shape)}")
+    n = points.shape[0]
+    if n < 2 or num_approach < 1:
+        return EdgeSet.empty(points.device, points.dtype)
+    approach_idx = farthest_point_sample(points, min(num_approach, n), generator=generator)
+    idx, mask = ball_query(points[approach_idx], points, radius, min(MAX_BALL_POINTS, n))
+    dist = (points[idx] - points[approach_idx].unsqueeze(1)).norm(dim=-1)
+    mask &= (dist > min_dist) & (dist < max_dist)
+    a_rows = approach_idx.unsqueeze(1).expand_as(idx)[mask]
+    c_rows = idx[mask]
+    if a_rows.numel() == 0:
+        return EdgeSet.empty(points.device, points.dtype)
+    rot, tcp, depth, half_baseline, cross_norm = _frames(points[a_rows], points[c_rows], normals[c_rows], gripper)
+    keep = cross_norm > 1e-6 * dist[mask].clamp_min(_EPS)  # not parallel: the approach axis is defined
+    keep &= rot[:, 2, 2] <= 0.0  # a_z > 0 approaches from below the object
+    keep &= (half_baseline > -0.003) & (half_baseline < gripper.max_width / 2 - 0.002)
+    # The approach point lies on the hand's centre line, (depth - contact_margin) behind the palm face:
+    # deeper contacts put p_a itself inside the palm. Exactly the cloud check for p_a, done first because it is free.
+    keep &= depth <= gripper.contact_margin + COLLISION_TOLERANCE
+    if table_height is not None:
+        keep &= ~_table_collision(rot, tcp, float(table_height), gripper)
+    sel = keep.nonzero().squeeze(1)
+    if sel.numel():
+        collide = cloud_collision(points, rot[sel], tcp[sel], gripper)
+        sel = sel[~collide]
+    if sel.numel() > max_edges:
+        if generator is None:
+            sel = sel[:max_edges]
+        else:
+            perm = torch.randperm(sel.numel(), generator=generator, device=generator.device).to(sel.device)
+            sel = sel[perm[:max_edges].sort().values]
+    edges = torch.stack([a_rows[sel], c_rows[sel]], dim=1)
+    return EdgeSet(approach_idx, edges, _pose_matrix(rot[sel], tcp[sel]), _width(half_baseline[sel], gripper),
+                   depth[sel], half_baseline[sel])

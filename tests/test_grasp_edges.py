@@ -1,0 +1,155 @@
+"""Edge grasp construction (Huang et al. 2023): pose from an edge, sampling and pruning, preprocessing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from equimanip.policies.grasp.edges import (TABLE_MARGIN, _frames, _table_collision, cloud_collision, grasp_pose_from_edge,
+                                            preprocess_cloud, sample_edges)
+from equimanip.policies.grasp.gripper import FRANKA_HAND
+from equimanip.policies.grasp.synthetic import box_cloud
+
+G = FRANKA_HAND
+
+
+@pytest.fixture(scope="module")
+def box():
+    """A 5 × 4 × 6 cm box, downsampled as a detector would see it (exact normals, no table points)."""
+    return preprocess_cloud(*box_cloud((0.05, 0.04, 0.06)))
+
+
+def test_top_down_edge_across_the_box_width():
+    # approach point on the top face's centre, contact 5 mm down the +y side face
+    pose, width = grasp_pose_from_edge([0.0, 0.0, 0.06], [0.0, 0.02, 0.055], [0.0, 1.0, 0.0])
+    np.testing.assert_allclose(pose[:3, 2], [0.0, 0.0, -1.0], atol=1e-12)  # approach straight down
+    np.testing.assert_allclose(pose[:3, 1], [0.0, 1.0, 0.0], atol=1e-12)  # closing across the width
+    np.testing.assert_allclose(pose[:3, 0], [-1.0, 0.0, 0.0], atol=1e-12)  # x = y × z
+    depth = 0.005
+    expected_tcp_z = 0.06 - (depth + G.finger_depth - G.contact_margin)
+    np.testing.assert_allclose(pose[:3, 3], [0.0, 0.0, expected_tcp_z], atol=1e-12)
+    # the palm face stays contact_margin above the contact
+    np.testing.assert_allclose(pose[2, 3] + G.finger_depth, 0.055 + G.contact_margin, atol=1e-12)
+    assert width == pytest.approx(2 * 0.02 + 0.01)
+    np.testing.assert_allclose(pose[3], [0, 0, 0, 1])
+    np.testing.assert_allclose(pose[:3, :3].T @ pose[:3, :3], np.eye(3), atol=1e-12)
+    assert np.linalg.det(pose[:3, :3]) == pytest.approx(1.0)
+
+
+def test_width_is_clipped_to_the_opening():
+    _, width = grasp_pose_from_edge([0.0, 0.0, 0.1], [0.0, 0.06, 0.09], [0.0, 1.0, 0.0])
+    assert width == G.max_width
+
+
+def test_degenerate_edge_is_refused():
+    with pytest.raises(ValueError, match="degenerate"):
+        grasp_pose_from_edge([0.0, 0.0, 0.0], [0.0, 0.02, 0.0], [0.0, 1.0, 0.0])
+
+
+def test_sampled_poses_are_rigid_and_consistent(box):
+    es = sample_edges(*box, generator=torch.Generator().manual_seed(0))
+    assert len(es) > 20
+    rot = es.poses[:, :3, :3].double()
+    eye = torch.eye(3, dtype=torch.float64).expand_as(rot)
+    assert torch.allclose(rot.transpose(1, 2) @ rot, eye, atol=1e-5)
+    assert torch.allclose(torch.linalg.det(rot), torch.ones(len(es), dtype=torch.float64), atol=1e-5)
+    points, normals = (torch.as_tensor(a) for a in box)
+    p_a, p_c = points[es.edges[:, 0]], points[es.edges[:, 1]]
+    dist = (p_c - p_a).norm(dim=1)
+    assert ((dist > 0.003) & (dist < 0.038)).all()
+    assert torch.allclose(es.poses[:, :3, 1], normals[es.edges[:, 1]], atol=1e-5)  # y is the contact normal
+    assert ((es.half_baseline > -0.003) & (es.half_baseline < G.max_width / 2 - 0.002)).all()
+    assert ((es.widths >= 0) & (es.widths <= G.max_width)).all()
+    assert set(es.edges[:, 0].tolist()) <= set(es.approach_idx.tolist())
+
+
+def test_a_top_down_grasp_across_the_width_is_among_the_candidates(box):
+    es = sample_edges(*box, num_approach=64)
+    z, y = es.poses[:, :3, 2], es.poses[:, :3, 1]
+    top_down = (z[:, 2] < -0.99) & (y[:, 1].abs() > 0.99)
+    assert top_down.any()
+
+
+def test_no_grasp_approaches_from_below(box):
+    points, normals = (torch.as_tensor(a) for a in box)
+    # the box's side faces do offer from-below candidates (approach point low, contact higher up)
+    low_side_point = torch.tensor([0.025, 0.0, 0.01]).expand(len(points), 3)
+    rot, *_ = _frames(low_side_point, points, normals, G)
+    assert (rot[:, 2, 2] > 0.1).any()
+    es = sample_edges(points, normals, num_approach=64)
+    assert (es.poses[:, 2, 2] <= 0).all()
+
+
+def test_table_colliding_grasps_are_pruned():
+    # a 1.5 cm high box: top-down fingers reach 3.9 cm below the contact, into the table
+    points, normals = preprocess_cloud(*box_cloud((0.05, 0.04, 0.015)))
+    free = sample_edges(points, normals, num_approach=64)
+    pruned = sample_edges(points, normals, num_approach=64, table_height=0.0)
+    assert len(pruned) < len(free)
+    assert _table_collision(free.poses[:, :3, :3], free.poses[:, :3, 3], 0.0, G).any()
+    assert not _table_collision(pruned.poses[:, :3, :3], pruned.poses[:, :3, 3], 0.0, G).any()
+
+
+def test_table_collision_checks_fingertips_with_a_margin():
+    rot = torch.diag(torch.tensor([-1.0, 1.0, -1.0]))[None]  # top-down
+    above = torch.tensor([[0.0, 0.0, TABLE_MARGIN + 0.001]])
+    below = torch.tensor([[0.0, 0.0, TABLE_MARGIN - 0.001]])
+    assert not _table_collision(rot, above, 0.0, G)[0]
+    assert _table_collision(rot, below, 0.0, G)[0]
+
+
+@pytest.mark.parametrize("point, collides", [
+    ((0.0, 0.0, -0.02), False),  # between the open fingers
+    ((0.0, 0.03, -0.02), False),  # between the fingers, near one pad
+    ((0.0, G.max_width / 2 + 0.006, -0.02), True),  # inside the +y finger
+    ((0.0, -G.max_width / 2 - 0.006, -0.02), True),  # inside the -y finger
+    ((0.0, 0.0, -G.finger_depth - 0.03), True),  # inside the palm
+    ((0.0, 0.0, -G.finger_depth - 0.001), False),  # on the palm face, within the tolerance
+    ((0.0, 0.0, 0.02), False),  # beyond the fingertips
+], ids=["between", "near-pad", "finger+y", "finger-y", "palm", "palm-face", "beyond-tips"])
+def test_cloud_collision_volumes(point, collides):
+    pts = torch.tensor([point])
+    assert bool(cloud_collision(pts, torch.eye(3)[None], torch.zeros(1, 3))[0]) is collides
+
+
+def test_sampled_open_hands_do_not_collide_with_the_cloud(box):
+    points = torch.as_tensor(box[0])
+    es = sample_edges(*box, num_approach=64)
+    assert not cloud_collision(points, es.poses[:, :3, :3], es.poses[:, :3, 3]).any()
+
+
+def test_cap_is_a_seeded_uniform_subset(box):
+    full = sample_edges(*box, num_approach=64)
+    a = sample_edges(*box, num_approach=64, max_edges=10, generator=torch.Generator().manual_seed(3))
+    b = sample_edges(*box, num_approach=64, max_edges=10, generator=torch.Generator().manual_seed(3))
+    assert len(a) == 10 and torch.equal(a.edges, b.edges)
+    assert {tuple(e) for e in a.edges.tolist()} <= {tuple(e) for e in sample_edges(
+        *box, num_approach=64, generator=torch.Generator().manual_seed(3)).edges.tolist()}
+    assert len(full) > 10
+
+
+def test_tiny_cloud_gives_no_edges():
+    es = sample_edges(np.zeros((1, 3), np.float32), np.ones((1, 3), np.float32))
+    assert len(es) == 0 and es.poses.shape == (0, 4, 4)
+
+
+def test_preprocess_downsamples_and_returns_unit_float32_normals():
+    points, normals = box_cloud(spacing=0.0015)
+    p, n = preprocess_cloud(points, normals, voxel_size=0.0045)
+    assert p.dtype == n.dtype == np.float32 and p.shape == n.shape
+    assert len(p) < len(points) / 4
+    np.testing.assert_allclose(np.linalg.norm(n, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("viewpoint, sign", [(None, 1.0), ((0.0, 0.0, 0.5), 1.0), ((0.0, 0.0, -0.5), -1.0)],
+                         ids=["default-up", "camera-above", "camera-below"])
+def test_estimated_normals_face_the_viewpoint(viewpoint, sign):
+    points, _ = box_cloud(sides=False)  # the top face only
+    _, n = preprocess_cloud(points, viewpoint=viewpoint)
+    np.testing.assert_allclose(n[:, 2], sign, atol=1e-3)
+
+
+def test_preprocess_rejects_wrong_shapes():
+    with pytest.raises(ValueError, match=r"\(N, 3\)"):
+        preprocess_cloud(np.zeros((10, 2)))
