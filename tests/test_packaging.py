@@ -73,7 +73,8 @@ def test_nothing_imports_the_folders_by_their_bare_names():
     assert not offenders, offenders
 
 
-@pytest.mark.parametrize("module", ["equimanip", "equimanip.policies", "equimanip.symmetry", "equimanip.agents"])
+@pytest.mark.parametrize("module", ["equimanip", "equimanip.policies", "equimanip.symmetry", "equimanip.agents",
+                                    "equimanip.robots", "equimanip.ros"])
 def test_importing_does_not_load_a_simulator(module):
     """Registering the environments, and the policies above all, must not load a physics engine."""
     code = f"import sys, {module}; print(sorted(m for m in ('pybullet', 'mujoco') if m in sys.modules))"
