@@ -1,0 +1,131 @@
+"""The simulated grasping benchmark: hand, attempts, scenes, the depth view and round bookkeeping."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from equimanip.envs.grasping.benchmark import RoundLog, run_round, summarize
+from equimanip.envs.grasping.camera import DepthCamera
+from equimanip.envs.grasping.objects import ObjectSet, load_object_set, random_urdf_path
+from equimanip.envs.grasping.world import WORKSPACE_HALF, GraspWorld
+
+
+def topdown_pose(x: float, y: float, z: float, yaw: float = 0.0) -> np.ndarray:
+    """TCP pose pointing down, closing along (sin yaw, −cos yaw, 0)."""
+    c, s = np.cos(yaw), np.sin(yaw)
+    pose = np.eye(4)
+    pose[:3, :3] = np.array([[c, s, 0.0], [s, -c, 0.0], [0.0, 0.0, -1.0]])
+    pose[:3, 3] = (x, y, z)
+    return pose
+
+
+@pytest.fixture
+def box_world():
+    world = GraspWorld(ObjectSet("one", (random_urdf_path(9),), scaling="normalize"), camera=DepthCamera(noise="none"))
+    world.sim.create_box("box", (0.025, 0.025, 0.025), (0.0, 0.0, 0.025), mass=0.1)
+    world.sim.set_dynamics("box", lateral_friction=1.0)
+    world.object_names.append("box")
+    world.wait_for_rest()
+    yield world
+    world.close()
+
+
+def test_grasp_across_a_box_succeeds(box_world):
+    result = box_world.execute(topdown_pose(0.0, 0.0, 0.01))
+    assert result.success and result.held == ["box"]
+    assert 0.045 < result.width < 0.06  # the 5 cm box is between the fingers
+    assert box_world.sim.get_pose("box")[0][2] > 0.09  # lifted with the retreat
+
+
+def test_grasp_in_empty_air_fails(box_world):
+    result = box_world.execute(topdown_pose(0.1, 0.1, 0.01))
+    assert not result.success and result.reason == "slipped" and result.width < 0.008
+
+
+def test_grasp_starting_inside_an_object_is_a_collision(box_world):
+    # one open finger (4 cm off the TCP along the closing axis) starts inside the box
+    result = box_world.execute(topdown_pose(0.0, 0.04, -0.02))
+    assert not result.success and result.reason == "pregrasp_collision"
+
+
+def test_exact_depth_view_sees_the_box_top(box_world):
+    obs = box_world.observe(np.random.default_rng(0))
+    top = obs.points[obs.points[:, 2] > 0.04]
+    assert len(top) > 50
+    assert np.all(np.abs(top[:, :2]) < 0.027)  # the 5 cm box, 1 mm slack for pixel footprints
+    top_z = box_world.sim.get_pose("box")[0][2] + 0.025  # it rests on Bullet's ≈ 1 mm collision margin
+    assert abs(np.median(top[:, 2]) - top_z) < 3e-4
+    assert obs.points[:, 2].min() > 0.004  # the table plane is removed
+
+
+@pytest.mark.parametrize("scene", ["pile", "packed"])
+def test_scenes_are_reproducible_and_inside_the_workspace(scene):
+    objects = load_object_set("random-urdfs-train")
+    poses = []
+    for _ in range(2):
+        world = GraspWorld(objects)
+        n = world.generate(scene, 5, np.random.default_rng(7))
+        assert 3 <= n <= 5
+        pos = np.array([world.sim.get_pose(name)[0] for name in world.object_names])
+        assert np.all(np.abs(pos[:, :2]) <= WORKSPACE_HALF + 0.02) and np.all(pos[:, 2] > -0.01)
+        obs = world.observe(np.random.default_rng(1))
+        assert np.all(np.abs(obs.points[:, :2]) <= WORKSPACE_HALF) and len(obs.points) > 200
+        poses.append((pos, obs.points))
+        world.close()
+    np.testing.assert_array_equal(poses[0][0], poses[1][0])
+    np.testing.assert_array_equal(poses[0][1], poses[1][1])
+
+
+def test_round_ends_after_two_failures_and_counts_nothing_removed():
+    world = GraspWorld(load_object_set("random-urdfs-train"))
+    air = topdown_pose(0.14, 0.14, 0.2)  # far above everything
+    log = run_round(world, lambda obs, rng: (air, 0.5), scene="packed", num_objects=3, seed=0, round_index=0)
+    world.close()
+    assert log.end == "failures" and len(log.attempts) == 2 and log.successes == 0 and log.removed == 0
+
+
+def test_round_ends_when_no_grasp_is_found():
+    world = GraspWorld(load_object_set("random-urdfs-train"))
+    log = run_round(world, lambda obs, rng: None, scene="pile", num_objects=2, seed=0, round_index=0)
+    world.close()
+    assert log.end == "no_grasp" and log.attempts == []
+
+
+def test_summary_arithmetic():
+    def attempts(*ok: bool) -> list[dict]:
+        return [{"success": o} for o in ok]
+
+    logs = [RoundLog(seed=0, round=0, objects=5, removed=4, attempts=attempts(True, True, False, True, True)),
+            RoundLog(seed=0, round=1, objects=4, removed=2, attempts=attempts(True, False, True, False, False)),
+            RoundLog(seed=1, round=0, objects=5, removed=5, attempts=attempts(*[True] * 5))]
+    s = summarize(logs)
+    assert s["per_seed"]["0"]["gsr"] == pytest.approx(6 / 10) and s["per_seed"]["0"]["dr"] == pytest.approx(6 / 9)
+    assert s["per_seed"]["1"]["gsr"] == 1.0 and s["per_seed"]["1"]["dr"] == 1.0
+    assert s["gsr"]["mean"] == pytest.approx(0.8) and s["gsr"]["std"] == pytest.approx(0.2)
+    assert s["dr"]["mean"] == pytest.approx((6 / 9 + 1) / 2) and s["attempts"] == 15 and s["rounds"] == 3
+
+
+def test_default_split_is_disjoint_and_skips_broken_meshes():
+    train = load_object_set("random-urdfs-train").urdfs
+    test = load_object_set("random-urdfs-test").urdfs
+    assert not set(train) & set(test) and len(test) >= 100
+    assert random_urdf_path(168) not in train + test  # a mesh that never comes to rest
+
+
+@pytest.mark.parametrize("spec, message", [("/nonexistent/objects", "neither a folder"), ("random-urdfs-val", "neither")])
+def test_bad_object_sets_are_clear_errors(spec, message):
+    with pytest.raises(ValueError, match=message):
+        load_object_set(spec)
+
+
+def test_empty_object_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="no .urdf files"):
+        load_object_set(tmp_path)
+
+
+def test_bad_scene_and_pose_are_clear_errors(box_world):
+    with pytest.raises(ValueError, match="unknown scene"):
+        box_world.generate("heap", 5, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="4×4"):
+        box_world.execute(np.full((4, 4), np.nan))
