@@ -1,0 +1,125 @@
+"""Edge Grasp Network in plain torch.
+
+After Huang, Wang, Zhu, Walters & Platt, "Edge Grasp Network: A Graph-Based SE(3)-invariant
+Approach to Grasp Detection" (ICRA 2023, arXiv:2211.00191): the points in a ball around each
+approach point, positions relative to it, pass three PointNetConv layers on a kNN-16 graph; a
+max-pooled global feature of the ball, concatenated with the contact point's feature, goes
+through an MLP to one logit per edge. Scores are exactly translation invariant (relative
+positions); rotation invariance is learnt from random-rotation augmentation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from equimanip.policies.grasp.balls import build_balls, check_inputs
+
+
+@dataclass
+class EdgeNetConfig:
+    """Hyper-parameters of :class:`EdgeGraspNet` (saved in checkpoints)."""
+
+    radius: float = 0.04  # ball around each approach point (m): holds every contact the sampler keeps (< 3.8 cm)
+    max_ball_points: int = 192  # nearest points kept per ball (the cost grows linearly with it)
+    k: int = 16  # kNN graph inside a ball
+    conv_channels: tuple[int, ...] = (32, 64, 128)  # the three PointNetConv layers
+    global_dim: int = 512  # max-pooled ball feature (the paper: 1024)
+    head: tuple[int, ...] = (256, 128)  # edge MLP hidden layers
+    position_scale: float = 20.0  # positions are multiplied by this (5 cm ball -> unit scale)
+
+    def __post_init__(self) -> None:
+        self.conv_channels = tuple(self.conv_channels)
+        self.head = tuple(self.head)
+
+
+class PointNetConv(nn.Module):
+    """``h_i' = γ(max_j ReLU(W [h_j, p_j − p_i] + b))`` over the kNN graph (PointNet++ / PyG PointNetConv).
+
+    The message's first layer is linear and the ReLU is monotonic, so
+    ``max_j ReLU(W_h h_j + W_p p_j + b − W_p p_i) = ReLU(max_j (W_h h_j + W_p p_j + b) − W_p p_i)``:
+    the same function with one gather and one max over the graph instead of a layer per graph edge.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int):
+        super().__init__()
+        self.local = nn.Linear(in_dim + 3, out_dim)
+        self.glob = nn.Sequential(nn.Linear(out_dim, out_dim), nn.ReLU())
+        self.in_dim = in_dim
+
+    def forward(self, h: torch.Tensor, pos: torch.Tensor, neighbours: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        w_h, w_p = self.local.weight[:, :self.in_dim], self.local.weight[:, self.in_dim:]
+        source = h @ w_h.T + pos @ w_p.T + self.local.bias  # (A, K, C): the neighbour's part
+        # empty slots must never win the max (a valid point always has itself as a valid neighbour)
+        source = source.masked_fill(~mask.unsqueeze(-1), -1e4)
+        pooled = max_over_neighbours(source, neighbours)
+        return self.glob(torch.relu(pooled - pos @ w_p.T)) * mask.unsqueeze(-1)
+
+
+def max_over_neighbours(x: torch.Tensor, neighbours: torch.Tensor) -> torch.Tensor:
+    """``max_j x[a, neighbours[a, i, j]]``: ``x (A, K, C)``, ``neighbours (A, K, k)`` → ``(A, K, C)``."""
+    a, kslots, kn = neighbours.shape
+    offsets = (torch.arange(a, device=x.device) * x.shape[1]).view(a, 1, 1)
+    flat = x.reshape(a * x.shape[1], -1).index_select(0, (neighbours + offsets).reshape(-1))
+    return flat.view(a, kslots, kn, -1).amax(2)
+
+
+def _mlp(dims: tuple[int, ...]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(dims) - 1):
+        layers.append(nn.Linear(dims[i], dims[i + 1]))
+        if i < len(dims) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class EdgeGraspNet(nn.Module):
+    """Scores edge grasps: ``forward(points, normals, edges) -> logits (E,)`` (Huang et al. 2023).
+
+    Args:
+        config: hyper-parameters; defaults from :class:`EdgeNetConfig`.
+    """
+
+    kind = "edge"
+
+    def __init__(self, config: EdgeNetConfig | None = None, **overrides):
+        super().__init__()
+        self.config = config or EdgeNetConfig(**overrides)
+        c = self.config
+        dims = (6,) + c.conv_channels  # input features: relative position and normal
+        self.convs = nn.ModuleList(PointNetConv(dims[i], dims[i + 1]) for i in range(len(c.conv_channels)))
+        point_dim = sum(c.conv_channels)
+        self.global_mlp = nn.Sequential(nn.Linear(point_dim, c.global_dim), nn.ReLU())
+        self.head = _mlp((c.global_dim + point_dim,) + c.head + (1,))
+
+    def hyper_parameters(self) -> dict:
+        return asdict(self.config)
+
+    def forward(self, points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+        """Logits of the edges.
+
+        Args:
+            points: ``(N, 3)`` cloud.
+            normals: ``(N, 3)`` unit normals.
+            edges: ``(E, 2)`` ``(approach, contact)`` point indices.
+
+        Returns:
+            ``(E,)`` logits (sigmoid → success probability).
+        """
+        check_inputs(points, normals, edges)
+        if edges.shape[0] == 0:
+            return points.new_zeros(0)
+        c = self.config
+        balls = build_balls(points, normals, edges, c.radius, c.max_ball_points, c.k)
+        pos = balls.rel * c.position_scale
+        h = torch.cat([pos, balls.normals], dim=-1)
+        feats = []
+        for conv in self.convs:
+            h = conv(h, pos, balls.neighbours, balls.mask)
+            feats.append(h)
+        point_feat = torch.cat(feats, dim=-1)  # (A, K, F)
+        glob = (self.global_mlp(point_feat) * balls.mask.unsqueeze(-1)).amax(1)  # (A, G), >= 0 so zeros are neutral
+        contact = point_feat[balls.edge_ball, balls.edge_slot]  # (E, F)
+        return self.head(torch.cat([glob[balls.edge_ball], contact], dim=-1)).squeeze(-1)

@@ -1,0 +1,148 @@
+"""Edge Grasp Network and VN-Edge: invariances, gradients, save/load, input checks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from equimanip.policies.grasp.balls import build_balls
+from equimanip.policies.grasp.edge_net import EdgeGraspNet
+from equimanip.policies.grasp.edges import preprocess_cloud
+from equimanip.policies.grasp.point_ops import ball_query, farthest_point_sample
+from equimanip.policies.grasp.synthetic import box_cloud
+from equimanip.policies.grasp.vn_edge_net import VNEdgeGraspNet
+
+MODELS = {"edge": EdgeGraspNet, "vn-edge": VNEdgeGraspNet}
+SMALL = {"max_ball_points": 48}  # small balls keep the tests fast; the invariances do not depend on the size
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One intra-op thread: on a busy 2-core machine torch's thread pool slows these small nets 10×."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    """Two boxes, jittered: a regular grid has exact distance ties, which rotations break differently."""
+    points, normals = [], []
+    for centre, yaw in (((-0.04, 0.0), 0.3), ((0.05, 0.02), 1.1)):
+        p, n = box_cloud((0.05, 0.04, 0.05), 0.004, centre=centre, yaw=yaw)
+        points.append(p)
+        normals.append(n)
+    p, n = preprocess_cloud(torch.cat([torch.as_tensor(a) for a in points]).numpy(),
+                            torch.cat([torch.as_tensor(a) for a in normals]).numpy())
+    g = torch.Generator().manual_seed(0)
+    p = torch.as_tensor(p, dtype=torch.float64) + 2e-4 * torch.randn(len(p), 3, generator=g, dtype=torch.float64)
+    n = torch.as_tensor(n, dtype=torch.float64)
+    approach = farthest_point_sample(p, 6)
+    idx, mask = ball_query(p[approach], p, 0.038, 32)
+    edges = torch.stack([approach[:, None].expand_as(idx)[mask], idx[mask]], dim=1)
+    return p, n, edges
+
+
+def _random_rigid(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(3, 3, generator=g, dtype=torch.float64))
+    q = q * torch.sign(torch.linalg.det(q))  # a rotation, det +1
+    return q, torch.randn(3, generator=g, dtype=torch.float64)
+
+
+def _net(kind: str, dtype=torch.float64) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return MODELS[kind](**SMALL).to(dtype).eval()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_vn_edge_scores_are_se3_invariant_float64(scene, seed):
+    p, n, edges = scene
+    rot, t = _random_rigid(seed)
+    net = _net("vn-edge")
+    with torch.no_grad():
+        a, b = net(p, n, edges), net(p @ rot.T + t, n @ rot.T, edges)
+    assert a.std() > 1e-4  # the scores do vary between edges
+    assert (a - b).abs().max() < 1e-9
+
+
+def test_vn_edge_scores_are_se3_invariant_float32(scene):
+    p, n, edges = scene
+    rot, t = _random_rigid(3)
+    net = _net("vn-edge", torch.float32)
+    with torch.no_grad():
+        a = net(p.float(), n.float(), edges)
+        b = net((p @ rot.T + t).float(), (n @ rot.T).float(), edges)
+    assert (a - b).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("kind", list(MODELS))
+def test_scores_are_translation_invariant(scene, kind):
+    p, n, edges = scene
+    net = _net(kind)
+    with torch.no_grad():
+        a, b = net(p, n, edges), net(p + torch.tensor([0.4, -0.3, 0.2], dtype=torch.float64), n, edges)
+    assert (a - b).abs().max() < 1e-9
+
+
+def test_edge_net_is_not_rotation_invariant_before_training(scene):
+    """EdgeGraspNet learns rotation invariance from augmentation: an untrained one is not invariant."""
+    p, n, edges = scene
+    rot, _ = _random_rigid(0)
+    net = _net("edge")
+    with torch.no_grad():
+        assert (net(p, n, edges) - net(p @ rot.T, n @ rot.T, edges)).abs().max() > 1e-6
+
+
+@pytest.mark.parametrize("kind", list(MODELS))
+def test_save_load_round_trip_gives_equal_scores(scene, kind, tmp_path):
+    p, n, edges = scene
+    net = _net(kind, torch.float32)
+    torch.save({"hyper_parameters": net.hyper_parameters(), "state_dict": net.state_dict()}, tmp_path / "m.pt")
+    saved = torch.load(tmp_path / "m.pt", weights_only=True)
+    other = MODELS[kind](**saved["hyper_parameters"]).eval()
+    assert saved["hyper_parameters"]["max_ball_points"] == SMALL["max_ball_points"]
+    other.load_state_dict(saved["state_dict"])
+    with torch.no_grad():
+        assert torch.equal(net(p.float(), n.float(), edges), other(p.float(), n.float(), edges))
+
+
+@pytest.mark.parametrize("kind", list(MODELS))
+def test_gradients_are_finite_with_empty_ball_slots(scene, kind):
+    p, n, edges = scene
+    net = MODELS[kind](max_ball_points=256)  # more slots than any ball holds: padded slots everywhere
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(net(p.float(), n.float(), edges),
+                                                                torch.ones(len(edges)))
+    loss.backward()
+    grads = [q.grad for q in net.parameters() if q.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.parametrize("kind", list(MODELS))
+def test_no_edges_give_no_logits(scene, kind):
+    p, n, _ = scene
+    out = _net(kind, torch.float32)(p.float(), n.float(), torch.zeros(0, 2, dtype=torch.long))
+    assert out.shape == (0,)
+
+
+@pytest.mark.parametrize("edges, match", [
+    (torch.zeros(3, 3, dtype=torch.long), "edges must be"),
+    (torch.zeros(3, 2), "edges must be"),
+    (torch.tensor([[0, 10**6]]), "outside"),
+], ids=["three-columns", "float", "out-of-range"])
+def test_bad_edges_raise_clear_errors(scene, edges, match):
+    p, n, _ = scene
+    with pytest.raises(ValueError, match=match):
+        _net("edge", torch.float32)(p.float(), n.float(), edges)
+
+
+def test_contact_outside_a_truncated_ball_maps_to_its_nearest_slot(scene):
+    p, n, edges = scene
+    balls = build_balls(p, n, edges, radius=0.04, max_points=8, k=4)
+    contact_rel = p[edges[:, 1]] - p[edges[:, 0]]
+    slot_rel = balls.rel[balls.edge_ball, balls.edge_slot]
+    assert balls.mask[balls.edge_ball, balls.edge_slot].all()
+    nearest = ((balls.rel[balls.edge_ball] - contact_rel[:, None]).norm(dim=-1)
+               .masked_fill(~balls.mask[balls.edge_ball], 1e9).min(1).values)
+    assert torch.allclose((slot_rel - contact_rel).norm(dim=-1), nearest)
