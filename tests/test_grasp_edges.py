@@ -27,10 +27,10 @@ def test_top_down_edge_across_the_box_width():
     np.testing.assert_allclose(pose[:3, 1], [0.0, 1.0, 0.0], atol=1e-12)  # closing across the width
     np.testing.assert_allclose(pose[:3, 0], [-1.0, 0.0, 0.0], atol=1e-12)  # x = y × z
     depth = 0.005
-    expected_tcp_z = 0.06 - (depth + G.finger_depth - G.contact_margin)
+    expected_tcp_z = 0.06 - (depth + G.tip_margin)
     np.testing.assert_allclose(pose[:3, 3], [0.0, 0.0, expected_tcp_z], atol=1e-12)
-    # the palm face stays contact_margin above the contact
-    np.testing.assert_allclose(pose[2, 3] + G.finger_depth, 0.055 + G.contact_margin, atol=1e-12)
+    # the fingertips reach tip_margin past the contact
+    np.testing.assert_allclose(pose[2, 3], 0.055 - G.tip_margin, atol=1e-12)
     assert width == pytest.approx(2 * 0.02 + 0.01)
     np.testing.assert_allclose(pose[3], [0, 0, 0, 1])
     np.testing.assert_allclose(pose[:3, :3].T @ pose[:3, :3], np.eye(3), atol=1e-12)

@@ -10,10 +10,12 @@ within a ball around it (one finger touches there). With n_c the contact's surfa
     z = a = normalise(n_c × (n_c × (p_a − p_c)))    approach direction
     x = y × z
     depth = (p_c − p_a)·a,  half_baseline = (p_c − p_a)·n_c
-    TCP = p_a + (depth + finger_depth − contact_margin)·a
+    TCP = p_a + (depth + tip_margin)·a
 
-so the palm face stays ``contact_margin`` behind the contact and the fingers reach past it. The
-frame convention is the one of :mod:`equimanip.policies.grasp.gripper`.
+so the fingertips reach ``tip_margin`` past the contact, which lies on the finger pad: the contact
+sets how deep the hand goes, as in Edge Grasp (contacts 3 mm before to ~4 cm past the approach
+point; the palm must stay clear of p_a). The frame convention is the one of
+:mod:`equimanip.policies.grasp.gripper`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from equimanip.policies.grasp.gripper import FRANKA_HAND, GripperGeometry
 from equimanip.policies.grasp.point_ops import ball_query, farthest_point_sample
 
 TABLE_MARGIN = 0.005  # a hand point this close above the table plane counts as a collision
+TABLE_CROP = 0.005  # preprocess_cloud(table_height=...) drops the points this close above the table
 COLLISION_TOLERANCE = 0.003  # cloud points this deep inside the hand's volumes are still tolerated (noise)
 MAX_BALL_POINTS = 1024  # contact candidates kept per approach ball (the nearest ones)
 _EPS = 1e-9
@@ -68,8 +71,9 @@ class EdgeSet:
 
 
 def preprocess_cloud(points: np.ndarray, normals: np.ndarray | None = None, *, voxel_size: float = 0.0045,
-                     viewpoint: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Voxel-downsample a cloud and give it unit normals (open3d).
+                     viewpoint: np.ndarray | None = None,
+                     table_height: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Crop the table, voxel-downsample a cloud and give it unit normals (open3d).
 
     Args:
         points: ``(N, 3)`` finite coordinates (m).
@@ -78,6 +82,9 @@ def preprocess_cloud(points: np.ndarray, normals: np.ndarray | None = None, *, v
         voxel_size: voxel edge (m); 0 skips downsampling.
         viewpoint: camera position; estimated normals are flipped to face it (single-view clouds
             see only surfaces facing the camera). ``None``: flipped towards +z.
+        table_height: when given, points less than ``TABLE_CROP`` above the plane ``z = table_height``
+            (and below it) are dropped first: table points only attract approach points to grasps
+            that the table check then prunes (VGN and Edge Grasp crop the same way).
 
     Returns:
         ``(points, normals)``, float32 ``(M, 3)`` arrays.
@@ -87,13 +94,18 @@ def preprocess_cloud(points: np.ndarray, normals: np.ndarray | None = None, *, v
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 3:
         raise ValueError(f"points must have shape (N, 3); got {points.shape}")
-    if len(points) == 0:
-        return np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32)
-    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
     if normals is not None:
         normals = np.asarray(normals, dtype=np.float64)
         if normals.shape != points.shape:
             raise ValueError(f"normals must have the points' shape {points.shape}; got {normals.shape}")
+    if table_height is not None:
+        above = points[:, 2] > table_height + TABLE_CROP
+        points = points[above]
+        normals = normals[above] if normals is not None else None
+    if len(points) == 0:
+        return np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32)
+    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
+    if normals is not None:
         pcd.normals = o3d.utility.Vector3dVector(normals)
     if voxel_size > 0:
         pcd = pcd.voxel_down_sample(voxel_size)
@@ -124,7 +136,7 @@ def _frames(p_a: torch.Tensor, p_c: torch.Tensor, n_c: torch.Tensor,
     rot = torch.stack([x, y, z], dim=-1)  # columns are the frame's axes
     depth = ((p_c - p_a) * z).sum(-1)
     half_baseline = ((p_c - p_a) * y).sum(-1)
-    tcp = p_a + (depth + gripper.finger_depth - gripper.contact_margin).unsqueeze(-1) * z
+    tcp = p_a + (depth + gripper.tip_margin).unsqueeze(-1) * z
     return rot, tcp, depth, half_baseline, cross_norm
 
 
@@ -180,28 +192,24 @@ def _table_collision(rot: torch.Tensor, tcp: torch.Tensor, table_height: float, 
     return (world_z < table_height + TABLE_MARGIN).any(-1)
 
 
-def _hand_boxes(g: GripperGeometry, tol: float) -> torch.Tensor:
-    """Open hand as axis-aligned boxes in the grasp frame, shrunk by ``tol``: (3, 2, 3) lo/hi corners."""
-    w = g.max_width / 2
-    finger_lo_z, finger_hi_z = -g.finger_depth, 0.0
-    boxes = [
-        ((-g.finger_width / 2, w, finger_lo_z), (g.finger_width / 2, w + g.finger_thickness, finger_hi_z)),
-        ((-g.finger_width / 2, -w - g.finger_thickness, finger_lo_z), (g.finger_width / 2, -w, finger_hi_z)),
-        ((-g.palm_half_depth, -g.palm_half_width, -g.finger_depth - g.palm_height),
-         (g.palm_half_depth, g.palm_half_width, -g.finger_depth)),
-    ]
-    t = torch.tensor(boxes, dtype=torch.float64)
-    t[:, 0] += tol
-    t[:, 1] -= tol
-    return t
+def grasp_frame_coordinates(points: torch.Tensor, rot: torch.Tensor, tcp: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Coordinates ``(x, y, z)``, each ``(E, N)``, of every point in every grasp frame (three matmuls)."""
+    out = []
+    for axis in range(3):
+        a = rot[:, :, axis]  # (E, 3)
+        out.append(a @ points.T - (a * tcp).sum(-1, keepdim=True))
+    return tuple(out)
 
 
 def cloud_collision(points: torch.Tensor, rot: torch.Tensor, tcp: torch.Tensor, gripper: GripperGeometry = FRANKA_HAND,
                     tolerance: float = COLLISION_TOLERANCE, chunk_elements: int = 4_000_000) -> torch.Tensor:
     """True for each pose whose open hand (fingers at ``max_width``, palm) contains a cloud point.
 
+    The hand is three boxes in the grasp frame: two fingers (``|x| < finger_width/2``,
+    ``max_width/2 < |y| < max_width/2 + finger_thickness``, ``-finger_depth < z < 0``) and the palm
+    (``|x| < palm_half_depth``, ``|y| < palm_half_width``, ``z < -finger_depth``, ``palm_height`` deep).
     Points between the open fingers are free space for the grasp; points less than ``tolerance``
-    inside a finger or the palm are forgiven (sensor noise, contact points on the pads' plane).
+    inside a box are forgiven (sensor noise, contacts on the pads' plane).
 
     Args:
         points: ``(N, 3)`` cloud.
@@ -214,18 +222,18 @@ def cloud_collision(points: torch.Tensor, rot: torch.Tensor, tcp: torch.Tensor, 
     Returns:
         ``(E,)`` bool.
     """
-    boxes = _hand_boxes(gripper, tolerance).to(points.device, points.dtype)
-    lo, hi = boxes[:, 0], boxes[:, 1]
-    # the hand cannot reach further than its bounding sphere around the TCP
-    reach = float(torch.maximum(lo.abs(), hi.abs()).norm(dim=-1).max())
+    g, tol = gripper, tolerance
+    w = g.max_width / 2
     out = torch.zeros(rot.shape[0], dtype=torch.bool, device=points.device)
     step = max(1, chunk_elements // max(1, points.shape[0]))
     for s in range(0, rot.shape[0], step):
-        r, t = rot[s:s + step], tcp[s:s + step]
-        local = torch.einsum("enj,ejk->enk", points.unsqueeze(0) - t.unsqueeze(1), r)  # (e, N, 3) grasp frame
-        near = local.square().sum(-1) < reach * reach
-        inside = ((local.unsqueeze(2) > lo) & (local.unsqueeze(2) < hi)).all(-1).any(-1)
-        out[s:s + step] = (inside & near).any(-1)
+        x, y, z = grasp_frame_coordinates(points, rot[s:s + step], tcp[s:s + step])
+        ax, ay = x.abs(), y.abs()
+        fingers = ((ax < g.finger_width / 2 - tol) & (ay > w + tol) & (ay < w + g.finger_thickness - tol)
+                   & (z > -g.finger_depth + tol) & (z < -tol))
+        palm = ((ax < g.palm_half_depth - tol) & (ay < g.palm_half_width - tol) & (z < -g.finger_depth - tol)
+                & (z > -g.finger_depth - g.palm_height + tol))
+        out[s:s + step] = (fingers | palm).any(-1)
     return out
 
 
@@ -279,9 +287,10 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
     keep = cross_norm > 1e-6 * dist[mask].clamp_min(_EPS)  # not parallel: the approach axis is defined
     keep &= rot[:, 2, 2] <= 0.0  # a_z > 0 approaches from below the object
     keep &= (half_baseline > -0.003) & (half_baseline < gripper.max_width / 2 - 0.002)
-    # The approach point lies on the hand's centre line, (depth - contact_margin) behind the palm face:
-    # deeper contacts put p_a itself inside the palm. Exactly the cloud check for p_a, done first because it is free.
-    keep &= depth <= gripper.contact_margin + COLLISION_TOLERANCE
+    # The approach point lies on the hand's centre line, finger_depth − (depth + tip_margin) in front of
+    # the palm face: deeper contacts put p_a itself inside the palm. Exactly the cloud check for p_a,
+    # done first because it is free.
+    keep &= (depth > -0.003) & (depth <= gripper.finger_depth - gripper.tip_margin - COLLISION_TOLERANCE)
     if table_height is not None:
         keep &= ~_table_collision(rot, tcp, float(table_height), gripper)
     sel = keep.nonzero().squeeze(1)

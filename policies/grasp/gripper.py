@@ -27,7 +27,7 @@ class GripperGeometry:
     palm_half_depth: float = 0.032  # palm extent along ±x
     palm_height: float = 0.092  # palm extent behind the palm face, along −z
     tcp_offset: float = 0.1122  # hand base link origin to TCP, along z (finger joint 0.0584 + finger 0.0538)
-    contact_margin: float = 0.007  # edge grasps: how far the palm face stays behind the contact point
+    tip_margin: float = 0.004  # edge grasps: how far the fingertips reach past the contact point
 
 
 FRANKA_HAND = GripperGeometry()
