@@ -3,11 +3,157 @@
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import signal
+import sys
+from typing import Any
+
+
+def _setup_logging(level: str) -> None:
+    # our own handler: rospy reconfigures the root logger when a node starts
+    logger = logging.getLogger("equimanip")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(name)s: %(message)s"))
+    logger.handlers[:] = [handler]
+    logger.setLevel(level.upper())
+    logger.propagate = False
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops a node like Ctrl-C does: the robot is held first
+
+
+def _start(args: argparse.Namespace, default_name: str) -> Any:
+    from equimanip.ros.transport import connect
+
+    _setup_logging(args.log_level)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return connect(args.node_name or default_name, rosbridge=args.rosbridge, ros2=args.ros2)
+    except RuntimeError as exc:  # ROS not installed, rosbridge unreachable: one line, no traceback
+        raise ValueError(str(exc)) from None
+
+
+def cmd_policy_node(args: argparse.Namespace) -> int:
+    from equimanip.robots import load_robot_config
+    from equimanip.ros.policy import load_policy
+    from equimanip.ros.policy_node import run_policy_node
+
+    config = load_robot_config(args.robot)
+    policy = load_policy(args.run, device=args.device)
+    transport = _start(args, "equimanip_policy")
+    try:
+        stats = run_policy_node(transport, policy, config, rate_hz=args.rate, max_age=args.max_age,
+                                max_actions=args.max_actions)
+    finally:
+        transport.shutdown()
+    print(json.dumps({"actions": stats.actions, "holds": stats.holds, "seconds": round(stats.seconds, 3)}))
+    return 0
+
+
+def cmd_sim_robot(args: argparse.Namespace) -> int:
+    from equimanip.cli import _env_options
+    from equimanip.envs.sim_robot import SimRobot
+    from equimanip.robots import load_robot_config
+    from equimanip.rollout import write_json
+    from equimanip.ros.sim_robot_node import SimRobotNode
+
+    if bool(args.env) == bool(args.run):
+        raise ValueError("give --env ID or --run RUN_DIR (the env and options the run was trained with)")
+    if args.run:
+        from equimanip.ros.policy import run_env
+
+        env_id, options = run_env(args.run)
+    else:
+        env_id, options = args.env, {}
+    options.update(_env_options(args))
+    if not args.no_point_cloud:
+        options["observations"] = tuple(dict.fromkeys((*options.get("observations", ()), "point_cloud")))
+    config = load_robot_config(args.robot)
+    robot = SimRobot(env_id, seed=args.seed, **options)
+    robot.connect()
+    transport = _start(args, "equimanip_sim_robot")
+    node = SimRobotNode(transport, robot, config, seed=args.seed, episodes=args.episodes, mode=args.mode,
+                        rate_hz=args.rate, republish=args.republish)
+    try:
+        node.serve()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        transport.shutdown()
+        robot.disconnect()
+    result = {"env": env_id, "seed": args.seed, "mode": args.mode, **node.results.to_json()}
+    if args.json:
+        write_json(args.json, result)
+    print(json.dumps({k: v for k, v in result.items() if k != "episodes"}))
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rosbridge", metavar="HOST:PORT",
+                   help="talk to a rosbridge websocket server (ROS 2 users) through roslibpy instead of a ROS 1 master; "
+                        "without it the node uses rospy and ROS_MASTER_URI")
+    p.add_argument("--ros2", action="store_true",
+                   help="with --rosbridge: the graph behind it is ROS 2 (time fields sec/nanosec, types pkg/msg/Type)")
+    p.add_argument("--node-name", metavar="NAME", help="ROS node name (default: equimanip_<command>)")
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
+                   help="log level of equimanip's messages on stderr (default: info)")
 
 
 def add_ros_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``equimanip ros`` and its sub-commands."""
+    from equimanip.cli import _parse_option
+
     p = sub.add_parser("ros", help="ROS bridge: grasp server, policy node, simulated robot",
                        description="ROS nodes: `equimanip ros COMMAND --help` lists each command's options.")
     ros_sub = p.add_subparsers(dest="ros_command", metavar="COMMAND")
     ros_sub.required = True
+
+    t = ros_sub.add_parser("policy-node", help="run a trained policy on a robot through ROS topics",
+                           description="Subscribe the depth image (sensor_msgs/Image, 32FC1 or 16UC1) and the gripper "
+                                       "state, and publish the policy's action at a fixed rate as a command "
+                                       "(geometry_msgs/TwistStamped by default, see assets/robots/README.md) plus a "
+                                       "gripper command. Each action answers a new image; stale, out-of-order or "
+                                       "malformed messages are logged and skipped, and the robot is held (zero command) "
+                                       "until fresh input arrives. Ctrl-C or SIGTERM holds the robot and exits.")
+    t.add_argument("--run", required=True, metavar="RUN_DIR", help="a run directory written by `equimanip train`")
+    t.add_argument("--robot", default="sim", metavar="NAME|FILE",
+                   help="robot config: franka, ur, sim (our sim-robot; default) or a JSON file (assets/robots/README.md)")
+    t.add_argument("--rate", type=float, metavar="HZ",
+                   help="control rate; twists are delta / period, so a sim-robot must use the same --rate "
+                        "(default: the robot config's control_rate_hz)")
+    t.add_argument("--max-age", type=float, default=0.5, metavar="S",
+                   help="messages older than this are stale: skipped, and the robot held (default 0.5 s)")
+    t.add_argument("--max-actions", type=int, metavar="N", help="exit after N actions (default: serve until stopped)")
+    t.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default auto)")
+    _common(t)
+    t.set_defaults(func=cmd_policy_node)
+
+    t = ros_sub.add_parser("sim-robot", help="our simulation as a ROS robot (camera, point cloud, joint states out; "
+                                             "commands in)",
+                           description="Serve an equimanip env on ROS: publishes the depth image (32FC1), the point "
+                                       "cloud (PointCloud2, world frame), joint states, the holding flag and a JSON "
+                                       "summary of each episode on /equimanip/episode; takes the commands of "
+                                       "`equimanip ros policy-node` (topics of assets/robots/sim.json) and "
+                                       "std_msgs/Int64 seeds on /equimanip/reset. In lockstep mode each command is one "
+                                       "env step, so episodes equal the in-process ones.")
+    t.add_argument("--env", metavar="ID", help="task id, e.g. equimanip/BlockInBowl-v0")
+    t.add_argument("--run", metavar="RUN_DIR", help="use the env and env options this run was trained with")
+    t.add_argument("--option", action="append", type=_parse_option, metavar="KEY=VALUE",
+                   help="env option, repeatable (e.g. --option image_size=64 --option dpos=0.02)")
+    t.add_argument("--camera", choices=("gripper_topdown", "fixed_topdown", "side"), help="observation camera")
+    t.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the first episode (then S+1, …; default 0)")
+    t.add_argument("--episodes", type=int, metavar="N", help="exit after N episodes (default: serve until stopped)")
+    t.add_argument("--mode", choices=("lockstep", "realtime"), default="lockstep",
+                   help="lockstep: one env step per command (default); realtime: step at --rate, holding without commands")
+    t.add_argument("--rate", type=float, metavar="HZ",
+                   help="control rate the commands are scaled with (must equal the policy node's --rate), and "
+                        "realtime's step rate (default: the robot config's control_rate_hz)")
+    t.add_argument("--republish", type=float, default=1.0, metavar="S",
+                   help="lockstep: re-send the current image after S seconds without a command (default 1.0)")
+    t.add_argument("--robot", default="sim", metavar="NAME|FILE", help="topic names: a robot config (default: sim)")
+    t.add_argument("--no-point-cloud", action="store_true", help="do not render and publish the point cloud")
+    t.add_argument("--json", metavar="PATH", help="write the episodes' results as JSON on exit")
+    _common(t)
+    t.set_defaults(func=cmd_sim_robot)

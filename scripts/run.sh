@@ -18,6 +18,8 @@ DEB_PACKAGES=()
 "$PYTHON" -c "import ensurepip, venv" 2>/dev/null || DEB_PACKAGES+=(python3-venv)
 DEB_PACKAGES+=(gfortran)  # builds py3nj (escnn's Wigner symbols)
 DEB_PACKAGES+=(libusb-1.0-0)  # open3d imports it
+# the ROS 1 bridge (equimanip.ros): a real roscore, rospy and the message packages, from Debian 12
+DEB_PACKAGES+=(ros-core python3-rospy python3-sensor-msgs python3-geometry-msgs python3-std-msgs python3-visualization-msgs)
 
 install_debian_packages() {
   local missing=()
@@ -54,6 +56,10 @@ if [ "$(cat "$VENV/.equimanip-stamp" 2>/dev/null)" != "$(stamp_of)" ]; then
   } > "$log" 2>&1 || { tail -n 40 "$log" >&2; echo "equimanip: pip install failed; full log: $log" >&2; exit 1; }
   stamp_of > "$VENV/.equimanip-stamp"
 fi
+# Debian's rospy lives in /usr/lib/python3/dist-packages. A .pth line *appends* that folder to the
+# venv's sys.path, so pip's numpy/torch/... still win (PYTHONPATH would put Debian's first).
+ros_pth="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/equimanip-debian-ros.pth"
+[ -f "$ros_pth" ] || echo /usr/lib/python3/dist-packages > "$ros_pth"
 export PATH="$PWD/$VENV/bin:$PATH"
 
 # -- the job ------------------------------------------------------------------------------------

@@ -1,0 +1,198 @@
+"""A robot reached through ROS topics, configured by a :class:`~equimanip.robots.RobotConfig`."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from equimanip.robots import ObservationTimeout, Robot, RobotConfig, RobotObservation, SafetyLimits, hold_action
+from equimanip.ros.commands import gripper_value, pose_stamped_from_action, twist_from_action, twist_stamped_from_action
+from equimanip.ros.messages import MessageError, depth_from_image, header_seconds
+from equimanip.ros.transport import LatestMessage, Message, Transport, log
+
+
+class RateLimitedLog:
+    """One log line per reason per ``every`` seconds, with the number skipped meanwhile: a flood of
+    bad messages must not become a flood of log lines."""
+
+    def __init__(self, every: float = 2.0):
+        self.every = every
+        self._last: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def warn(self, key: str, text: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            last, skipped = self._last.get(key, (-1e9, 0))
+            if now - last < self.every:
+                self._last[key] = (last, skipped + 1)
+                return
+            self._last[key] = (now, 0)
+        log.warning("%s%s", text, f" ({skipped} more like it since the last report)" if skipped else "")
+
+
+class RosRobot(Robot):
+    """Depth image and gripper state in, end-effector commands out, through a :class:`Transport`.
+
+    Every incoming message is checked (encoding, size, data length; stamps: a message older than
+    ``max_age`` s or older than the last one accepted is skipped with a log line). :meth:`observe`
+    returns only an image newer than the one the last action used, so each action answers a new
+    view (a camera at 30 Hz under a 10 Hz policy always has one; the lock-step simulated robot sends
+    one per action). Commands follow ``config.command_type``, stamped with the image they answer;
+    :meth:`hold` sends a zero twist (or the measured pose), stamped now, and keeps the gripper as it is.
+
+    Args:
+        transport: a connected transport.
+        config: topics, frames and conventions; ``dpos``, ``drot``, ``image_size`` and
+            ``control_rate_hz`` may be overridden by a policy's own (``**overrides``).
+        max_age: seconds after which a message is stale.
+    """
+
+    def __init__(self, transport: Transport, config: RobotConfig, max_age: float = 0.5, **overrides: Any):
+        self.transport, self.config, self.max_age = transport, config, max_age
+        self.dpos = float(overrides.get("dpos", config.dpos))
+        self.drot = float(overrides.get("drot", config.drot))
+        self.image_size = int(overrides.get("image_size", config.image_size))
+        self.rate_hz = float(overrides.get("control_rate_hz", config.control_rate_hz))
+        self._images = LatestMessage()
+        self._used_image = 0
+        self._holding: float | None = None
+        self._ee_pose: dict | None = None
+        self._last_stamp: dict[str, float] = {}
+        self._commanded_open = True
+        self._action_stamp: float | None = None  # stamp of the image the next action answers
+        self._connected = False
+        self.skipped: dict[str, int] = {}  # reason -> messages skipped (tests and logs read it)
+        self._log = RateLimitedLog()
+        self._cmd_pub = self._grip_pub = None
+
+    # -- incoming ----------------------------------------------------------------------------
+    def _skip(self, topic: str, reason: str, text: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        # one report per kind of problem: the text's start tells an encoding from a size problem
+        self._log.warn(f"{topic}:{reason}:{text[:24]}", f"{topic}: message skipped ({reason}): {text}")
+
+    def _fresh(self, topic: str, msg: Message) -> float | None:
+        """The message's stamp if it is neither stale nor out of order, else ``None`` (logged)."""
+        try:
+            t = header_seconds(msg)
+        except MessageError as exc:
+            self._skip(topic, "malformed", str(exc))
+            return None
+        age = time.time() - t
+        if age > self.max_age:
+            self._skip(topic, "stale", f"stamped {age:.3f} s ago (max {self.max_age} s; clocks synchronised?)")
+            return None
+        if t < self._last_stamp.get(topic, -np.inf):
+            self._skip(topic, "out_of_order", f"stamp {t:.6f} is older than the last accepted {self._last_stamp[topic]:.6f}")
+            return None
+        self._last_stamp[topic] = t
+        return t
+
+    def _on_image(self, msg: Message) -> None:
+        topic = self.config.depth_topic
+        try:
+            depth = depth_from_image(msg, size=self.image_size, scale_16uc1=self.config.depth_scale_16uc1)
+        except MessageError as exc:
+            self._skip(topic, "invalid", str(exc))
+            return
+        t = self._fresh(topic, msg)
+        if t is not None:
+            self._images.put((depth, t))
+
+    def _on_gripper(self, msg: Message) -> None:
+        topic = self.config.gripper_state_topic
+        if self.config.gripper_state_type == "std_msgs/Bool":
+            self._holding = float(bool(msg.get("data", False)))
+            return
+        try:
+            t = self._fresh(topic, msg)
+            positions = dict(zip(msg["name"], msg["position"]))
+            width = sum(float(positions[j]) for j in self.config.gripper_joints)
+        except (KeyError, TypeError, ValueError) as exc:
+            self._skip(topic, "invalid", f"JointState without the gripper joints {list(self.config.gripper_joints)} ({exc})")
+            return
+        if t is not None:
+            # a closed gripper that stops before its fingers meet holds something
+            self._holding = float((not self._commanded_open) and width > self.config.holding_min_width)
+
+    def _on_ee_pose(self, msg: Message) -> None:
+        if self._fresh(self.config.ee_pose_topic, msg) is not None:
+            self._ee_pose = msg.get("pose")
+
+    # -- the Robot interface -----------------------------------------------------------------
+    def connect(self) -> None:
+        if self._connected:
+            return
+        c, tr = self.config, self.transport
+        tr.subscribe(c.depth_topic, "sensor_msgs/Image", self._on_image, queue_size=1)
+        tr.subscribe(c.gripper_state_topic, c.gripper_state_type, self._on_gripper, queue_size=1)
+        if c.ee_pose_topic:
+            tr.subscribe(c.ee_pose_topic, "geometry_msgs/PoseStamped", self._on_ee_pose, queue_size=1)
+        self._cmd_pub = tr.publisher(c.command_topic, c.command_type, queue_size=1)
+        self._grip_pub = tr.publisher(c.gripper_command_topic, c.gripper_command_type, queue_size=1)
+        self._connected = True
+        log.info("robot %s: depth %s, gripper state %s -> commands %s (%s), gripper %s; dpos %.3f m, drot %.3f rad, %d px",
+                 c.name, c.depth_topic, c.gripper_state_topic, c.command_topic, c.command_type, c.gripper_command_topic,
+                 self.dpos, self.drot, self.image_size)
+
+    def observe(self, timeout: float = 1.0) -> RobotObservation:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            value, count = self._images.get(newer_than=self._used_image, timeout=max(left, 0.0))
+            if count > self._used_image and self._holding is not None:
+                break
+            if left <= 0 or self.transport.is_shutdown():
+                missing = (f"no new image on {self.config.depth_topic}" if count <= self._used_image
+                           else f"no gripper state on {self.config.gripper_state_topic} yet")
+                raise ObservationTimeout(f"{missing} within {timeout} s")
+            time.sleep(0.005)  # an image but no gripper state yet
+        self._used_image = count
+        depth, t = value
+        self._action_stamp = t
+        return RobotObservation({"depth": depth, "holding": np.array([self._holding], dtype=np.float32)}, t)
+
+    def _send(self, action: np.ndarray, t: float | None) -> None:
+        c = self.config
+        period = 1.0 / self.rate_hz
+        # the gripper first: a lock-step robot steps once it has both halves of the action
+        self._grip_pub.publish({"data": gripper_value(action, c.gripper_open_value, c.gripper_closed_value)})
+        if c.command_type == "geometry_msgs/TwistStamped":
+            self._cmd_pub.publish(twist_stamped_from_action(action, self.dpos, self.drot, period, c.base_frame, t))
+        elif c.command_type == "geometry_msgs/Twist":
+            self._cmd_pub.publish(twist_from_action(action, self.dpos, self.drot, period))
+        else:
+            if self._ee_pose is None:
+                raise ObservationTimeout(f"no end-effector pose on {c.ee_pose_topic} yet: cannot send a PoseStamped")
+            self._cmd_pub.publish(pose_stamped_from_action(action, self._ee_pose, self.dpos, self.drot, c.base_frame, t))
+
+    def send_action(self, action: np.ndarray) -> None:
+        if not self._connected:
+            raise RuntimeError("RosRobot is not connected: call connect() first")
+        self._commanded_open = float(np.asarray(action)[0]) > 0.0
+        # stamped with the image it answers: the receiver knows the command's age since sensing
+        self._send(action, self._action_stamp)
+
+    def hold(self) -> None:
+        if not self._connected:
+            return
+        try:
+            self._send(hold_action(self._commanded_open), None)
+        except Exception as exc:  # hold must not raise; the driver's own timeout stops a velocity controller
+            log.error("hold command failed: %s", exc)
+
+    def disconnect(self) -> None:
+        self.hold()
+
+    def ee_position(self) -> np.ndarray | None:
+        if self._ee_pose is None:
+            return None
+        p = self._ee_pose["position"]
+        return np.array([p["x"], p["y"], p["z"]], dtype=np.float64)
+
+    def safety_limits(self) -> SafetyLimits:
+        return self.config.limits

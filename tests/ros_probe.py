@@ -1,0 +1,202 @@
+"""A ROS 1 test node run as a subprocess by tests/test_ros_*.py: publishes prepared messages, records answers.
+
+    python tests/ros_probe.py SCENARIO OUT.json [ARGS...]
+
+rospy allows one node per process and binds it to one master, so the test process itself never
+starts a node; each scenario is one process like this. Results are JSON written to OUT.json.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+
+import numpy as np
+import rospy
+from geometry_msgs.msg import TwistStamped
+from sensor_msgs.msg import Image, JointState, PointCloud2
+from std_msgs.msg import Bool, Float32, String
+
+from equimanip.ros.messages import image_from_depth, xyz_from_cloud
+from equimanip.ros.ros1 import to_dict, to_msg
+
+DEPTH, HOLDING = "/equimanip/camera/depth", "/equimanip/gripper_holding"
+CMD, GRIP = "/equimanip/cmd_twist", "/equimanip/gripper_command"
+
+
+class Recorder:
+    def __init__(self, topic: str, cls: type):
+        self.messages: list = []
+        self.lock = threading.Lock()
+        self.sub = rospy.Subscriber(topic, cls, self._on, queue_size=100)
+
+    def _on(self, msg) -> None:
+        with self.lock:
+            self.messages.append(msg)
+
+    def wait(self, n: int, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(self.messages) < n:
+            time.sleep(0.01)
+        return len(self.messages)
+
+
+def wait_connected(pub: rospy.Publisher, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while pub.get_num_connections() == 0:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"nobody subscribed {pub.resolved_name} within {timeout} s")
+        time.sleep(0.05)
+
+
+def image(size: int, encoding: str = "32FC1", t: float | None = None, depth: float = 0.1) -> Image:
+    return to_msg(Image, image_from_depth(np.full((size, size), depth, np.float32), "cam", t, encoding=encoding))
+
+
+def modified(msg, **fields):
+    for key, value in fields.items():
+        setattr(msg, key, value)
+    return msg
+
+
+def policy_inputs(size: int):
+    """Publishers of the policy node's inputs, connected, and a recorder of its commands."""
+    pub_img = rospy.Publisher(DEPTH, Image, queue_size=10)
+    pub_hold = rospy.Publisher(HOLDING, Bool, queue_size=10, latch=True)
+    cmds = Recorder(CMD, TwistStamped)
+    wait_connected(pub_img)
+    wait_connected(pub_hold)
+    pub_hold.publish(Bool(False))
+    deadline = time.monotonic() + 30  # until the node answers a first good image
+    while not cmds.messages and time.monotonic() < deadline:
+        pub_img.publish(image(size))
+        cmds.wait(1, 0.5)
+    return pub_img, pub_hold, cmds
+
+
+def answers(cmds: Recorder, img: Image, timeout: float) -> int:
+    """Commands that answer ``img`` (stamped with its stamp; a hold is stamped with its own time)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with cmds.lock:
+            n = sum(m.header.stamp == img.header.stamp for m in cmds.messages)
+        if n or time.monotonic() > deadline:
+            if n:
+                time.sleep(0.1)  # a second answer would be a bug: give it time to show
+                with cmds.lock:
+                    n = sum(m.header.stamp == img.header.stamp for m in cmds.messages)
+            return n
+        time.sleep(0.01)
+
+
+def bad_images(size: int) -> dict:
+    """Each bad image must bring no command; good ones after them one each."""
+    pub_img, _, cmds = policy_inputs(size)
+    out = {"first": len(cmds.messages)}
+    time.sleep(0.3)
+    now = time.time()
+    good = image(size)
+    cases = {
+        "encoding_rgb8": lambda: modified(image(size), encoding="rgb8"),
+        "wrong_size": lambda: image(size // 2),
+        "short_data": lambda: modified(image(size), data=good.data[:-4]),
+        "step_too_short": lambda: modified(image(size), step=2, data=good.data[: 2 * size]),
+        "nan_depth": lambda: image(size, depth=float("nan")),
+        "stale": lambda: image(size, t=time.time() - 30.0),
+    }
+    for name, make in cases.items():
+        msg = make()
+        pub_img.publish(msg)
+        out[name] = answers(cmds, msg, 0.4)
+    # good, then one stamped before it (out of order), then a good 16UC1 one
+    t_good = time.time()
+    msg = image(size, t=t_good)
+    pub_img.publish(msg)
+    out["good"] = answers(cmds, msg, 3.0)
+    msg = image(size, t=t_good - 0.05)
+    pub_img.publish(msg)
+    out["out_of_order"] = answers(cmds, msg, 0.4)
+    msg = image(size, encoding="16UC1")
+    pub_img.publish(msg)
+    out["good_16uc1"] = answers(cmds, msg, 3.0)
+    out["elapsed"] = time.time() - now
+    return out
+
+
+def one_command(size: int) -> dict:
+    """A good image in, a command out (after a master restart: through the re-registered node)."""
+    _, _, cmds = policy_inputs(size)
+    m = cmds.messages[0]
+    return {"commands": len(cmds.messages), "frame_id": m.header.frame_id}
+
+
+def flood_images(size: int, seconds: float, big: int) -> dict:
+    """Big images (wrong size: skipped after being read) as fast as possible, a good one every 0.1 s."""
+    pub_img, _, cmds = policy_inputs(size)
+    flood = to_msg(Image, image_from_depth(np.zeros((big, big), np.float32), "cam"))
+    sent, before = 0, len(cmds.messages)
+    end = time.monotonic() + seconds
+    next_good = 0.0
+    while time.monotonic() < end:
+        flood.header.stamp = rospy.Time.from_sec(time.time())
+        pub_img.publish(flood)
+        sent += 1
+        if time.monotonic() > next_good:
+            pub_img.publish(image(size))
+            next_good = time.monotonic() + 0.1
+    time.sleep(0.5)
+    return {"sent": sent, "bytes": sent * len(flood.data), "commands_during_flood": len(cmds.messages) - before}
+
+
+def sim_topics() -> dict:
+    """One of each message the sim robot publishes, decoded with our conversions."""
+    recs = {"image": Recorder(DEPTH, Image), "points": Recorder("/equimanip/camera/points", PointCloud2),
+            "joints": Recorder("/equimanip/joint_states", JointState), "holding": Recorder(HOLDING, Bool)}
+    for rec in recs.values():
+        rec.wait(1, 30.0)
+    from equimanip.ros.messages import depth_from_image
+
+    img = to_dict(recs["image"].messages[0])
+    pts, dropped = xyz_from_cloud(to_dict(recs["points"].messages[0]))
+    joints = recs["joints"].messages[0]
+    return {"depth_shape": list(depth_from_image(img).shape), "encoding": img["encoding"], "points": len(pts),
+            "dropped": dropped, "points_min": pts.min(0).tolist(), "points_max": pts.max(0).tolist(),
+            "joint_names": list(joints.name), "holding": bool(recs["holding"].messages[0].data)}
+
+
+def drive_sim(steps: int) -> dict:
+    """Act as a (constant) policy for the sim robot: answer each image with a downward twist."""
+    pub_cmd = rospy.Publisher(CMD, TwistStamped, queue_size=10)
+    pub_grip = rospy.Publisher(GRIP, Float32, queue_size=10)
+    images = Recorder(DEPTH, Image)
+    episodes = Recorder("/equimanip/episode", String)
+    wait_connected(pub_cmd)
+    wait_connected(pub_grip)
+    images.wait(1, 30.0)
+    answered = 0
+    while answered < steps:
+        n = images.wait(answered + 1, 5.0)
+        if n <= answered:
+            break
+        last = images.messages[-1]
+        answered = n
+        cmd = TwistStamped()
+        cmd.header.stamp = last.header.stamp
+        cmd.twist.linear.z = -0.2
+        pub_grip.publish(Float32(1.0))
+        pub_cmd.publish(cmd)
+    return {"images": len(images.messages), "episodes": [json.loads(m.data) for m in episodes.messages]}
+
+
+SCENARIOS = {"bad_images": bad_images, "one_command": one_command, "flood_images": flood_images,
+             "sim_topics": sim_topics, "drive_sim": drive_sim}
+
+if __name__ == "__main__":
+    name, out_path, *args = sys.argv[1:]
+    rospy.init_node(f"probe_{name}", anonymous=True, disable_signals=True, disable_rostime=True)
+    result = SCENARIOS[name](*[json.loads(a) for a in args])
+    with open(out_path, "w") as f:
+        json.dump(result, f)
+    rospy.signal_shutdown("done")

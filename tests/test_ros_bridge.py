@@ -1,0 +1,231 @@
+"""The ROS 1 bridge against a real roscore: the sim-robot ↔ ROS ↔ policy-node loop, bad input, a
+master restart, a flood. Every ROS party is its own process (rospy allows one node per process)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBE = ROOT / "tests" / "ros_probe.py"
+IMAGE_SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def roscore():
+    """A real roscore on 127.0.0.1, on a free port for this module; missing ROS fails, never skips."""
+    from equimanip.ros.testing import Roscore
+
+    try:
+        import rospy  # noqa: F401
+        core = Roscore()
+    except (ImportError, RuntimeError) as exc:
+        from equimanip.ros.ros1 import INSTALL_HINT
+
+        pytest.fail(f"ROS 1 is required for these tests: {exc}. {INSTALL_HINT}")
+    core.start()
+    yield core
+    core.stop()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    """A BC run directory with an untrained small CNN (32 px): loads and acts like a trained one."""
+    import torch
+
+    from equimanip.agents.bc import BCConfig, make_network
+
+    run = tmp_path_factory.mktemp("tiny_run")
+    config = BCConfig(env="equimanip/BlockInBowl-v0", policy="cnn", n_hidden=8,
+                      env_options={"dpos": 0.02, "image_size": IMAGE_SIZE}).validate()
+    torch.manual_seed(0)
+    (run / "config.json").write_text(config.to_json())
+    torch.save({"model": make_network(config, IMAGE_SIZE).state_dict(), "image_size": IMAGE_SIZE}, run / "model.pt")
+    return run
+
+
+class Node:
+    """A node subprocess with its stderr in a file; stopped with SIGTERM (the nodes hold, then exit)."""
+
+    def __init__(self, args: list[str], env: dict, log: Path):
+        self.log = log
+        self._f = open(log, "w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "equimanip", *args], env=env, stdout=subprocess.PIPE,
+                                     stderr=self._f, text=True, cwd=ROOT)
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def wait(self, timeout: float) -> str:
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            pytest.fail(f"node did not finish in {timeout} s; log:\n{self.text()[-3000:]}")
+        return out
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._f.close()
+
+
+def probe(roscore, tmp_path: Path, scenario: str, *args, timeout: float = 60.0) -> dict:
+    out = tmp_path / f"{scenario}.json"
+    res = subprocess.run([sys.executable, str(PROBE), scenario, str(out), *[json.dumps(a) for a in args]],
+                         env=roscore.env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+@pytest.fixture
+def policy_node(roscore, tiny_run, tmp_path):
+    nodes = []
+
+    def start(*extra: str) -> Node:
+        node = Node(["ros", "policy-node", "--run", str(tiny_run), "--rate", "50", "--device", "cpu", *extra],
+                    roscore.env, tmp_path / f"policy{len(nodes)}.log")
+        nodes.append(node)
+        return node
+
+    yield start
+    for node in nodes:
+        node.stop()
+
+
+def test_loop_through_ros_equals_the_in_process_episode(roscore, tiny_run, tmp_path):
+    """sim-robot ↔ real master ↔ policy-node, lock-step: the same actions and outcome as in process."""
+    from equimanip.envs.sim_robot import SimRobot
+    from equimanip.robots import PolicyRunner
+    from equimanip.ros.policy import load_policy, run_env
+
+    sim = Node(["ros", "sim-robot", "--run", str(tiny_run), "--episodes", "1", "--seed", "7", "--rate", "50", "--json",
+                str(tmp_path / "sim.json")], roscore.env, tmp_path / "sim.log")
+    policy = Node(["ros", "policy-node", "--run", str(tiny_run), "--rate", "50", "--device", "cpu"], roscore.env,
+                  tmp_path / "policy.log")
+    try:
+        sim.wait(120)
+    finally:
+        policy.stop()
+        sim.stop()
+    through_ros = json.loads((tmp_path / "sim.json").read_text())["episodes"][0]
+
+    loaded = load_policy(tiny_run, device="cpu")
+    env_id, options = run_env(tiny_run)
+    with SimRobot(env_id, seed=7, **options) as robot:
+        actions = []
+
+        def act(obs):
+            actions.append(loaded.act(obs))
+            return actions[-1]
+
+        report = PolicyRunner(robot, act, rate_hz=0).run()
+    assert through_ros["length"] == report.steps == len(actions)
+    assert through_ros["success"] == report.info["is_success"]
+    sent, wanted = np.array(through_ros["actions"]), np.clip(np.array(actions), -1, 1)
+    np.testing.assert_allclose(sent[:, 1:], wanted[:, 1:], atol=1e-4)  # the deltas, through the twists
+    np.testing.assert_array_equal(sent[:, 0] > 0, wanted[:, 0] > 0)  # the gripper command is open/closed
+    assert "policy node stopped" in policy.text()
+
+
+def test_sim_robot_publishes_camera_cloud_and_joint_states(roscore, tmp_path):
+    sim = Node(["ros", "sim-robot", "--env", "BlockPicking-v0", "--option", f"image_size={IMAGE_SIZE}", "--republish", "0.2"],
+               roscore.env, tmp_path / "sim.log")
+    try:
+        got = probe(roscore, tmp_path, "sim_topics")
+    finally:
+        sim.stop()
+    assert got["depth_shape"] == [1, IMAGE_SIZE, IMAGE_SIZE] and got["encoding"] == "32FC1"
+    assert got["points"] == 1024 and got["dropped"] == 0
+    assert 0.2 < got["points_min"][0] and got["points_max"][0] < 0.8  # on and around the table
+    assert got["joint_names"][:1] == ["panda_joint1"] and len(got["joint_names"]) == 9
+    assert got["holding"] is False
+
+
+def test_sim_robot_steps_once_per_command_and_ends_episodes(roscore, tmp_path):
+    sim = Node(["ros", "sim-robot", "--env", "BlockPicking-v0", "--option", f"image_size={IMAGE_SIZE}", "--episodes", "1",
+                "--no-point-cloud", "--json", str(tmp_path / "sim.json")], roscore.env, tmp_path / "sim.log")
+    try:
+        got = probe(roscore, tmp_path, "drive_sim", 60)
+        sim.wait(30)
+    finally:
+        sim.stop()
+    result = json.loads((tmp_path / "sim.json").read_text())
+    assert result["steps"] == result["episodes"][0]["length"] == 50  # BlockPicking's limit: truncated
+    assert got["episodes"][0]["length"] == 50
+    # -0.2 m/s held for 0.1 s is 2 cm down: dz = -0.4 with the env's default dpos of 5 cm
+    np.testing.assert_allclose(result["episodes"][0]["actions"][0], [1, 0, 0, -0.4, 0], atol=1e-5)
+
+
+def test_policy_node_skips_bad_images_and_keeps_serving(roscore, policy_node, tmp_path):
+    node = policy_node()
+    got = probe(roscore, tmp_path, "bad_images", IMAGE_SIZE)
+    for case in ("encoding_rgb8", "wrong_size", "short_data", "step_too_short", "nan_depth", "stale", "out_of_order"):
+        assert got[case] == 0, (case, got)
+    assert got["good"] == 1 and got["good_16uc1"] == 1, got
+    log = node.text()
+    for text in ("unsupported image encoding 'rgb8'", "image is 16×16, the policy needs 32×32", "expected step × height",
+                 "row step 2 is shorter", "non-finite pixels", "(stale)", "(out_of_order)"):
+        assert text in log, text
+    assert node.proc.poll() is None  # still serving
+    deadline = time.monotonic() + 5  # the probe is gone: no more images, so the robot is held
+    while "robot held (observation_timeout: no new image" not in node.text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "robot held (observation_timeout: no new image" in node.text()
+
+
+def test_policy_node_survives_a_master_restart(roscore, policy_node, tmp_path):
+    """The master goes away and comes back: the node logs it, re-registers, and a new peer finds it."""
+    node = policy_node()
+    assert probe(roscore, tmp_path, "one_command", IMAGE_SIZE)["commands"] >= 1
+    roscore.stop()
+    deadline = time.monotonic() + 10
+    while "is unreachable" not in node.text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    roscore.start()
+    deadline = time.monotonic() + 10
+    while "ROS master is back" not in node.text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = node.text()
+    assert "ROS master http://127.0.0.1" in log and "is unreachable" in log
+    assert "re-registered" in log
+    assert probe(roscore, tmp_path, "one_command", IMAGE_SIZE)["commands"] >= 1  # a peer started after the restart
+    assert node.proc.poll() is None
+
+
+def test_policy_node_memory_stays_bounded_under_a_flood(roscore, policy_node, tmp_path):
+    """4 MB images as fast as one process can send them: dropped by the bounded queue, memory flat."""
+    import psutil
+
+    node = policy_node()
+    samples = []
+    result = {}
+
+    def run_probe():
+        result.update(probe(roscore, tmp_path, "flood_images", IMAGE_SIZE, 4.0, 1024))
+
+    import threading
+
+    thread = threading.Thread(target=run_probe)
+    thread.start()
+    proc = psutil.Process(node.proc.pid)
+    while thread.is_alive():
+        samples.append(proc.memory_info().rss)
+        time.sleep(0.2)
+    thread.join()
+    assert result["bytes"] > 200e6, result  # the flood really was one (≥ 50 images of 4 MB)
+    assert result["commands_during_flood"] >= 5, result  # good images still got answers
+    warm = samples[len(samples) // 3]
+    assert max(samples) - warm < 64e6, [round(s / 1e6) for s in samples]
+    assert "image is 1024×1024" in node.text()
