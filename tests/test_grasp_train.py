@@ -1,0 +1,168 @@
+"""Grasp scorer training: the CLI end to end, checkpoints and bit-for-bit resume, bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from equimanip.agents import grasp_train
+from equimanip.agents.grasp_dataset import shard_path, write_meta, write_shard
+from equimanip.agents.grasp_train import random_rotation, train_grasp
+from equimanip.policies.grasp.detector import GraspDetector
+from equimanip.policies.grasp.edges import preprocess_cloud, sample_edges
+from equimanip.policies.grasp.heuristic import antipodal_scores
+from equimanip.policies.grasp.synthetic import box_cloud
+
+FAST = {"batch_scenes": 2, "edges_per_scene": 16, "val_every": 2, "checkpoint_every": 2, "progress": False,
+        "model_kwargs": {"max_ball_points": 48}}
+
+
+def make_box_dataset(folder: Path, scenes: int = 6, seed: int = 0) -> Path:
+    """Boxes of random size and pose; an edge's label is a simple geometric rule (antipodal score > 0.8)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for s in range(scenes):
+        size = tuple(rng.uniform([0.03, 0.03, 0.04], [0.06, 0.06, 0.08]))
+        p, n = box_cloud(size, 0.004, centre=tuple(rng.uniform(-0.03, 0.03, 2)), yaw=float(rng.uniform(0, np.pi)))
+        p, n = preprocess_cloud(p, n)
+        edges = sample_edges(p, n, num_approach=8, max_edges=80, table_height=0.0,
+                             generator=torch.Generator().manual_seed(s))
+        labels = antipodal_scores(torch.as_tensor(p), torch.as_tensor(n), edges.poses) > 0.8
+        out.append({"points": p, "normals": n, "edges": edges.edges.numpy(), "labels": labels.numpy().astype(np.uint8),
+                    "scene_seed": s})
+    write_shard(shard_path(folder, 0), out[: scenes // 2])
+    write_shard(shard_path(folder, 1), out[scenes // 2:])
+    write_meta(folder, source="test boxes")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return make_box_dataset(tmp_path_factory.mktemp("grasp_data"))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "equimanip", "grasp", "train", *args], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+
+
+def test_the_dataset_has_both_labels(data):
+    from equimanip.agents.grasp_dataset import read_shards
+
+    labels = np.concatenate([s["labels"] for s in read_shards(data)])
+    assert 0 < labels.mean() < 1
+
+
+def test_cli_trains_writes_the_run_and_resumes(data, tmp_path):
+    run = tmp_path / "run"
+    common = ["--data", str(data), "--model", "vn-edge", "--out", str(run), "--batch-scenes", "2",
+              "--edges-per-scene", "8", "--val-every", "2", "--checkpoint-every", "2", "--no-progress", "--device", "cpu"]
+    first = _cli(*common, "--steps", "2")
+    assert first.returncode == 0, first.stderr
+    for name in ("config.json", "checkpoint.pt", "model.pt", "curve.png", "summary.json"):
+        assert (run / name).is_file(), name
+    assert list((run / "tb").glob("events.out.tfevents.*"))
+    again = _cli(*common, "--steps", "3", "--resume")
+    assert again.returncode == 0, again.stderr
+    assert "trained to step 3" in again.stdout
+    detector = GraspDetector.load(run / "model.pt", device="cpu", kind="vn-edge")
+    found = detector.detect(*box_cloud((0.05, 0.04, 0.06), 0.003), top_k=5)
+    assert len(found) == 5 and 0.0 <= found[-1].score <= found[0].score <= 1.0
+
+
+def test_refuses_a_missing_dataset_in_one_line(tmp_path):
+    result = _cli("--data", str(tmp_path / "nowhere"), "--model", "edge", "--out", str(tmp_path / "run"))
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_refuses_an_unknown_model(data, tmp_path):
+    result = _cli("--data", str(data), "--model", "pointnet", "--out", str(tmp_path / "run"))
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def _weights(run: Path) -> dict:
+    return torch.load(run / "model.pt", weights_only=True)["state_dict"]
+
+
+def test_resume_after_an_interruption_is_bit_for_bit(data, tmp_path, monkeypatch):
+    straight = tmp_path / "straight"
+    train_grasp(data, model="edge", out=straight, steps=4, **FAST)
+
+    interrupted = tmp_path / "interrupted"
+    real_step = grasp_train._train_step
+
+    def crash_at_step_3(*args, **kwargs):
+        if args[5] == 3:  # the step index
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(grasp_train, "_train_step", crash_at_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        train_grasp(data, model="edge", out=interrupted, steps=4, **FAST)
+    assert (interrupted / "checkpoint.pt").exists() and not (interrupted / "model.pt").exists()
+    monkeypatch.setattr(grasp_train, "_train_step", real_step)
+    summary = train_grasp(data, model="edge", out=interrupted, steps=4, resume=True, **FAST)
+    assert summary["resumed_from"] == 2
+    a, b = _weights(straight), _weights(interrupted)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    hist_a = torch.load(straight / "checkpoint.pt", weights_only=True)["history"]["loss"]
+    hist_b = torch.load(interrupted / "checkpoint.pt", weights_only=True)["history"]["loss"]
+    assert hist_a == hist_b
+
+
+def test_refuses_a_non_empty_run_directory_without_resume(data, tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "something").write_text("x")
+    with pytest.raises(ValueError, match="not empty"):
+        train_grasp(data, model="edge", out=tmp_path / "run", steps=1, **FAST)
+
+
+def test_refuses_to_resume_another_model_kind(data, tmp_path):
+    train_grasp(data, model="edge", out=tmp_path / "run", steps=1, **FAST)
+    with pytest.raises(ValueError, match="is a run of model 'edge'"):
+        train_grasp(data, model="vn-edge", out=tmp_path / "run", steps=2, resume=True, **FAST)
+
+
+def test_refuses_to_resume_on_other_data(data, tmp_path):
+    train_grasp(data, model="edge", out=tmp_path / "run", steps=1, **FAST)
+    other = make_box_dataset(tmp_path / "other", scenes=4, seed=1)
+    with pytest.raises(ValueError, match="was trained on"):
+        train_grasp(other, model="edge", out=tmp_path / "run", steps=2, resume=True, **FAST)
+
+
+def test_refuses_labels_of_one_class(tmp_path):
+    p, n = preprocess_cloud(*box_cloud())
+    write_shard(shard_path(tmp_path / "d", 0), [{"points": p, "normals": n, "edges": np.array([[0, 1]]),
+                                                 "labels": np.array([1]), "scene_seed": 0}])
+    with pytest.raises(ValueError, match="nothing to learn"):
+        train_grasp(tmp_path / "d", model="edge", out=tmp_path / "run", steps=1, **FAST)
+
+
+@pytest.mark.parametrize("option, value", [("steps", 0), ("lr", -1.0), ("batch_scenes", 0), ("val_fraction", 0.9)])
+def test_bad_settings_are_refused(data, tmp_path, option, value):
+    kwargs = {**FAST, option: value}
+    with pytest.raises(ValueError, match=option):
+        train_grasp(data, model="edge", out=tmp_path / "run", **({"steps": 1} | kwargs))
+
+
+def test_random_rotations_are_proper_and_seeded():
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    r = random_rotation(g1, torch.float64)
+    assert torch.allclose(r.T @ r, torch.eye(3, dtype=torch.float64)) and torch.linalg.det(r) > 0
+    assert torch.equal(r, random_rotation(g2, torch.float64))
