@@ -7,6 +7,7 @@ import json
 import logging
 import signal
 import sys
+import time
 from typing import Any
 
 
@@ -90,6 +91,27 @@ def cmd_sim_robot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_grasp_server(args: argparse.Namespace) -> int:
+    from equimanip.policies.grasp.detector import GraspDetector
+    from equimanip.ros.grasp_server import GraspServer
+
+    detector = GraspDetector.load(args.detector, device=args.device)
+    transport = _start(args, "equimanip_grasp_server")
+    try:
+        server = GraspServer(transport, detector, cloud_topic=args.cloud_topic, grasps_topic=args.grasps_topic,
+                             scores_topic=args.scores_topic, markers_topic=args.markers_topic, top_k=args.top_k,
+                             table_height=args.table_height, max_age=args.max_age)
+        while not transport.is_shutdown():
+            transport.sleep_until(time.monotonic() + 1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        transport.shutdown()
+    st = server.stats
+    print(json.dumps({"clouds": st.clouds, "answered": st.answered, "empty": st.empty, "skipped": server.checks.skipped}))
+    return 0
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rosbridge", metavar="HOST:PORT",
                    help="talk to a rosbridge websocket server (ROS 2 users) through roslibpy instead of a ROS 1 master; "
@@ -157,3 +179,27 @@ def add_ros_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--json", metavar="PATH", help="write the episodes' results as JSON on exit")
     _common(t)
     t.set_defaults(func=cmd_sim_robot)
+
+    t = ros_sub.add_parser("grasp-server", help="detect grasps in sensor_msgs/PointCloud2 and publish them",
+                           description="Subscribe a PointCloud2 (x/y/z float32 or float64 fields; other fields ignored, "
+                                       "NaN points dropped) and publish the best grasps as geometry_msgs/PoseArray in the "
+                                       "cloud's frame and stamp, their scores and widths as std_msgs/Float32MultiArray "
+                                       "([score, width] per grasp, same order) and rviz markers (MarkerArray). Malformed, "
+                                       "stale or out-of-order clouds are logged and skipped; a slow detector drops "
+                                       "clouds rather than queueing them.")
+    t.add_argument("--detector", default="heuristic", metavar="NAME|PATH",
+                   help="grasp detector: heuristic (antipodal geometry; default), random-edge, default, vn-edge (shipped "
+                        "networks) or a checkpoint from `equimanip grasp train`")
+    t.add_argument("--cloud-topic", default="/equimanip/camera/points", metavar="TOPIC",
+                   help="input PointCloud2 (default: /equimanip/camera/points, the sim-robot's)")
+    t.add_argument("--grasps-topic", default="/equimanip/grasps", metavar="TOPIC", help="output PoseArray")
+    t.add_argument("--scores-topic", default="/equimanip/grasp_scores", metavar="TOPIC",
+                   help="output Float32MultiArray of [score, width] per grasp")
+    t.add_argument("--markers-topic", default="/equimanip/grasp_markers", metavar="TOPIC", help="output MarkerArray for rviz")
+    t.add_argument("--top-k", type=int, default=10, metavar="K", help="grasps published per cloud (default 10)")
+    t.add_argument("--table-height", type=float, metavar="Z",
+                   help="z of the table plane in the cloud's frame: cropped, and grasps touching it pruned (default: none)")
+    t.add_argument("--max-age", type=float, default=2.0, metavar="S", help="clouds older than this are skipped (default 2 s)")
+    t.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default auto)")
+    _common(t)
+    t.set_defaults(func=cmd_grasp_server)

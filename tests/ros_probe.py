@@ -61,6 +61,11 @@ def modified(msg, **fields):
     return msg
 
 
+def restamped(msg, t: float):
+    msg.header.stamp = rospy.Time.from_sec(t)
+    return msg
+
+
 def policy_inputs(size: int):
     """Publishers of the policy node's inputs, connected, and a recorder of its commands."""
     pub_img = rospy.Publisher(DEPTH, Image, queue_size=10)
@@ -190,11 +195,102 @@ def drive_sim(steps: int) -> dict:
     return {"images": len(images.messages), "episodes": [json.loads(m.data) for m in episodes.messages]}
 
 
-SCENARIOS = {"bad_images": bad_images, "one_command": one_command, "flood_images": flood_images,
-             "sim_topics": sim_topics, "drive_sim": drive_sim}
+def scene_cloud(n: int, seed: int = 0, nan: int = 0) -> np.ndarray:
+    """A 5×4×6 cm box on a 30 cm table square (z = 0), ``n`` points, ``nan`` of them NaN."""
+    from equimanip.policies.grasp.synthetic import box_cloud
+
+    pts, _ = box_cloud(spacing=0.002, table_half_extent=0.15)
+    rng = np.random.default_rng(seed)
+    out = pts[rng.choice(len(pts), n, replace=len(pts) < n)] + rng.normal(0, 0.0005, (n, 3))
+    out[:nan] = np.nan
+    return out.astype(np.float32)
+
+
+def grasp_inputs():
+    from geometry_msgs.msg import PoseArray
+    from std_msgs.msg import Float32MultiArray
+    from visualization_msgs.msg import MarkerArray
+
+    pub = rospy.Publisher("/equimanip/camera/points", PointCloud2, queue_size=10)
+    recs = {"grasps": Recorder("/equimanip/grasps", PoseArray), "scores": Recorder("/equimanip/grasp_scores", Float32MultiArray),
+            "markers": Recorder("/equimanip/grasp_markers", MarkerArray)}
+    wait_connected(pub)
+    for rec in recs.values():  # the server publishes only when clouds come: wait for its connections
+        deadline = time.monotonic() + 30
+        while rec.sub.get_num_connections() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    return pub, recs
+
+
+def grasp_answers(recs, msg, timeout: float) -> list:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with recs["grasps"].lock:
+            got = [m for m in recs["grasps"].messages if m.header.stamp == msg.header.stamp]
+        if got:
+            return got
+        time.sleep(0.01)
+    return []
+
+
+def bad_clouds() -> dict:
+    """Each malformed cloud is skipped; a good one (with NaN points) is answered in its frame."""
+    from equimanip.ros.messages import cloud_from_xyz
+
+    pub, recs = grasp_inputs()
+    good = lambda: to_msg(PointCloud2, cloud_from_xyz(scene_cloud(5000, nan=50), "camera_link"))  # noqa: E731
+    cases = {
+        "missing_z": lambda: modified(good(), fields=good().fields[:2]),
+        "all_nan": lambda: to_msg(PointCloud2, cloud_from_xyz(np.full((100, 3), np.nan), "camera_link")),
+        "empty": lambda: to_msg(PointCloud2, cloud_from_xyz(np.zeros((0, 3)), "camera_link")),
+        "wrong_point_step": lambda: modified(good(), point_step=8, row_step=8 * 5000),
+        "short_data": lambda: modified(good(), data=good().data[:-12]),
+        "stale": lambda: restamped(good(), time.time() - 60),
+    }
+    out = {}
+    for name, make in cases.items():
+        msg = make()
+        pub.publish(msg)
+        out[name] = len(grasp_answers(recs, msg, 0.5))
+    msg = good()
+    pub.publish(msg)
+    (answer, *more) = grasp_answers(recs, msg, 20.0) or [None]
+    time.sleep(0.3)
+    scores = recs["scores"].messages[-1]
+    markers = recs["markers"].messages[-1]
+    out["good"] = {"answers": 1 + len(more) if answer else 0, "frame_id": answer.header.frame_id if answer else None,
+                   "poses": len(answer.poses) if answer else 0, "scores": len(scores.data),
+                   "labels": [d.label for d in scores.layout.dim], "markers": len(markers.markers),
+                   "z": [p.position.z for p in answer.poses] if answer else []}
+    return out
+
+
+def flood_clouds(seconds: float, n: int) -> dict:
+    """``n``-point clouds as fast as one process can publish them."""
+    from equimanip.ros.messages import cloud_from_xyz
+
+    pub, recs = grasp_inputs()
+    msg = to_msg(PointCloud2, cloud_from_xyz(scene_cloud(n), "camera_link"))
+    pub.publish(msg)  # a first one, answered: the detector's working memory is then allocated
+    if not grasp_answers(recs, msg, 30.0):
+        raise SystemExit("the grasp server did not answer the warm-up cloud")
+    open(FLOODING, "w").close()  # the test samples memory from here on
+    sent = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        msg.header.stamp = rospy.Time.from_sec(time.time())
+        pub.publish(msg)
+        sent += 1
+    time.sleep(1.0)
+    return {"sent": sent, "bytes": sent * len(msg.data), "answered": len(recs["grasps"].messages)}
+
+
+SCENARIOS = {"bad_images": bad_images, "bad_clouds": bad_clouds, "flood_clouds": flood_clouds, "one_command": one_command,
+             "flood_images": flood_images, "sim_topics": sim_topics, "drive_sim": drive_sim}
 
 if __name__ == "__main__":
     name, out_path, *args = sys.argv[1:]
+    FLOODING = out_path + ".flooding"
     rospy.init_node(f"probe_{name}", anonymous=True, disable_signals=True, disable_rostime=True)
     result = SCENARIOS[name](*[json.loads(a) for a in args])
     with open(out_path, "w") as f:

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from equimanip.ros.testing import NodeProcess, start_roscore
+
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = ROOT / "tests" / "ros_probe.py"
 IMAGE_SIZE = 32
@@ -20,16 +22,10 @@ IMAGE_SIZE = 32
 @pytest.fixture(scope="module")
 def roscore():
     """A real roscore on 127.0.0.1, on a free port for this module; missing ROS fails, never skips."""
-    from equimanip.ros.testing import Roscore
-
     try:
-        import rospy  # noqa: F401
-        core = Roscore()
-    except (ImportError, RuntimeError) as exc:
-        from equimanip.ros.ros1 import INSTALL_HINT
-
-        pytest.fail(f"ROS 1 is required for these tests: {exc}. {INSTALL_HINT}")
-    core.start()
+        core = start_roscore()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
     yield core
     core.stop()
 
@@ -50,37 +46,6 @@ def tiny_run(tmp_path_factory) -> Path:
     return run
 
 
-class Node:
-    """A node subprocess with its stderr in a file; stopped with SIGTERM (the nodes hold, then exit)."""
-
-    def __init__(self, args: list[str], env: dict, log: Path):
-        self.log = log
-        self._f = open(log, "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "equimanip", *args], env=env, stdout=subprocess.PIPE,
-                                     stderr=self._f, text=True, cwd=ROOT)
-
-    def text(self) -> str:
-        return self.log.read_text()
-
-    def wait(self, timeout: float) -> str:
-        try:
-            out, _ = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.stop()
-            pytest.fail(f"node did not finish in {timeout} s; log:\n{self.text()[-3000:]}")
-        return out
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._f.close()
-
-
 def probe(roscore, tmp_path: Path, scenario: str, *args, timeout: float = 60.0) -> dict:
     out = tmp_path / f"{scenario}.json"
     res = subprocess.run([sys.executable, str(PROBE), scenario, str(out), *[json.dumps(a) for a in args]],
@@ -93,9 +58,9 @@ def probe(roscore, tmp_path: Path, scenario: str, *args, timeout: float = 60.0) 
 def policy_node(roscore, tiny_run, tmp_path):
     nodes = []
 
-    def start(*extra: str) -> Node:
-        node = Node(["ros", "policy-node", "--run", str(tiny_run), "--rate", "50", "--device", "cpu", *extra],
-                    roscore.env, tmp_path / f"policy{len(nodes)}.log")
+    def start(*extra: str) -> NodeProcess:
+        node = NodeProcess(["ros", "policy-node", "--run", str(tiny_run), "--rate", "50", "--device", "cpu", *extra],
+                           roscore.env, tmp_path / f"policy{len(nodes)}.log", cwd=ROOT)
         nodes.append(node)
         return node
 
@@ -110,10 +75,10 @@ def test_loop_through_ros_equals_the_in_process_episode(roscore, tiny_run, tmp_p
     from equimanip.robots import PolicyRunner
     from equimanip.ros.policy import load_policy, run_env
 
-    sim = Node(["ros", "sim-robot", "--run", str(tiny_run), "--episodes", "1", "--seed", "7", "--rate", "50", "--json",
-                str(tmp_path / "sim.json")], roscore.env, tmp_path / "sim.log")
-    policy = Node(["ros", "policy-node", "--run", str(tiny_run), "--rate", "50", "--device", "cpu"], roscore.env,
-                  tmp_path / "policy.log")
+    sim = NodeProcess(["ros", "sim-robot", "--run", str(tiny_run), "--episodes", "1", "--seed", "7", "--rate", "50", "--json",
+                       str(tmp_path / "sim.json")], roscore.env, tmp_path / "sim.log", cwd=ROOT)
+    policy = NodeProcess(["ros", "policy-node", "--run", str(tiny_run), "--rate", "50", "--device", "cpu"], roscore.env,
+                         tmp_path / "policy.log", cwd=ROOT)
     try:
         sim.wait(120)
     finally:
@@ -140,8 +105,8 @@ def test_loop_through_ros_equals_the_in_process_episode(roscore, tiny_run, tmp_p
 
 
 def test_sim_robot_publishes_camera_cloud_and_joint_states(roscore, tmp_path):
-    sim = Node(["ros", "sim-robot", "--env", "BlockPicking-v0", "--option", f"image_size={IMAGE_SIZE}", "--republish", "0.2"],
-               roscore.env, tmp_path / "sim.log")
+    sim = NodeProcess(["ros", "sim-robot", "--env", "BlockPicking-v0", "--option", f"image_size={IMAGE_SIZE}", "--republish",
+                       "0.2"], roscore.env, tmp_path / "sim.log", cwd=ROOT)
     try:
         got = probe(roscore, tmp_path, "sim_topics")
     finally:
@@ -154,8 +119,8 @@ def test_sim_robot_publishes_camera_cloud_and_joint_states(roscore, tmp_path):
 
 
 def test_sim_robot_steps_once_per_command_and_ends_episodes(roscore, tmp_path):
-    sim = Node(["ros", "sim-robot", "--env", "BlockPicking-v0", "--option", f"image_size={IMAGE_SIZE}", "--episodes", "1",
-                "--no-point-cloud", "--json", str(tmp_path / "sim.json")], roscore.env, tmp_path / "sim.log")
+    sim = NodeProcess(["ros", "sim-robot", "--env", "BlockPicking-v0", "--option", f"image_size={IMAGE_SIZE}", "--episodes", "1",
+                       "--no-point-cloud", "--json", str(tmp_path / "sim.json")], roscore.env, tmp_path / "sim.log", cwd=ROOT)
     try:
         got = probe(roscore, tmp_path, "drive_sim", 60)
         sim.wait(30)
@@ -179,10 +144,8 @@ def test_policy_node_skips_bad_images_and_keeps_serving(roscore, policy_node, tm
                  "row step 2 is shorter", "non-finite pixels", "(stale)", "(out_of_order)"):
         assert text in log, text
     assert node.proc.poll() is None  # still serving
-    deadline = time.monotonic() + 5  # the probe is gone: no more images, so the robot is held
-    while "robot held (observation_timeout: no new image" not in node.text() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert "robot held (observation_timeout: no new image" in node.text()
+    # the probe is gone: no more images, so the robot is held
+    assert node.wait_for("robot held (observation_timeout: no new image", 5)
 
 
 def test_policy_node_survives_a_master_restart(roscore, policy_node, tmp_path):
@@ -190,13 +153,9 @@ def test_policy_node_survives_a_master_restart(roscore, policy_node, tmp_path):
     node = policy_node()
     assert probe(roscore, tmp_path, "one_command", IMAGE_SIZE)["commands"] >= 1
     roscore.stop()
-    deadline = time.monotonic() + 10
-    while "is unreachable" not in node.text() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    assert node.wait_for("is unreachable", 10)
     roscore.start()
-    deadline = time.monotonic() + 10
-    while "ROS master is back" not in node.text() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    assert node.wait_for("ROS master is back", 10)
     log = node.text()
     assert "ROS master http://127.0.0.1" in log and "is unreachable" in log
     assert "re-registered" in log

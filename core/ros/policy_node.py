@@ -51,5 +51,5 @@ def run_policy_node(transport: Transport, policy: LoadedPolicy, config: RobotCon
     finally:
         robot.disconnect()
     log.info("policy node stopped after %d actions (%d holds, skipped messages: %s)", stats.actions, stats.holds,
-             robot.skipped or "none")
+             robot.checks.skipped or "none")
     return stats

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -10,28 +9,9 @@ import numpy as np
 
 from equimanip.robots import ObservationTimeout, Robot, RobotConfig, RobotObservation, SafetyLimits, hold_action
 from equimanip.ros.commands import gripper_value, pose_stamped_from_action, twist_from_action, twist_stamped_from_action
-from equimanip.ros.messages import MessageError, depth_from_image, header_seconds
+from equimanip.ros.checks import MessageChecks
+from equimanip.ros.messages import MessageError, depth_from_image
 from equimanip.ros.transport import LatestMessage, Message, Transport, log
-
-
-class RateLimitedLog:
-    """One log line per reason per ``every`` seconds, with the number skipped meanwhile: a flood of
-    bad messages must not become a flood of log lines."""
-
-    def __init__(self, every: float = 2.0):
-        self.every = every
-        self._last: dict[str, tuple[float, int]] = {}
-        self._lock = threading.Lock()
-
-    def warn(self, key: str, text: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            last, skipped = self._last.get(key, (-1e9, 0))
-            if now - last < self.every:
-                self._last[key] = (last, skipped + 1)
-                return
-            self._last[key] = (now, 0)
-        log.warning("%s%s", text, f" ({skipped} more like it since the last report)" if skipped else "")
 
 
 class RosRobot(Robot):
@@ -61,45 +41,21 @@ class RosRobot(Robot):
         self._used_image = 0
         self._holding: float | None = None
         self._ee_pose: dict | None = None
-        self._last_stamp: dict[str, float] = {}
         self._commanded_open = True
         self._action_stamp: float | None = None  # stamp of the image the next action answers
         self._connected = False
-        self.skipped: dict[str, int] = {}  # reason -> messages skipped (tests and logs read it)
-        self._log = RateLimitedLog()
+        self.checks = MessageChecks(max_age)
         self._cmd_pub = self._grip_pub = None
 
     # -- incoming ----------------------------------------------------------------------------
-    def _skip(self, topic: str, reason: str, text: str) -> None:
-        self.skipped[reason] = self.skipped.get(reason, 0) + 1
-        # one report per kind of problem: the text's start tells an encoding from a size problem
-        self._log.warn(f"{topic}:{reason}:{text[:24]}", f"{topic}: message skipped ({reason}): {text}")
-
-    def _fresh(self, topic: str, msg: Message) -> float | None:
-        """The message's stamp if it is neither stale nor out of order, else ``None`` (logged)."""
-        try:
-            t = header_seconds(msg)
-        except MessageError as exc:
-            self._skip(topic, "malformed", str(exc))
-            return None
-        age = time.time() - t
-        if age > self.max_age:
-            self._skip(topic, "stale", f"stamped {age:.3f} s ago (max {self.max_age} s; clocks synchronised?)")
-            return None
-        if t < self._last_stamp.get(topic, -np.inf):
-            self._skip(topic, "out_of_order", f"stamp {t:.6f} is older than the last accepted {self._last_stamp[topic]:.6f}")
-            return None
-        self._last_stamp[topic] = t
-        return t
-
     def _on_image(self, msg: Message) -> None:
         topic = self.config.depth_topic
         try:
             depth = depth_from_image(msg, size=self.image_size, scale_16uc1=self.config.depth_scale_16uc1)
         except MessageError as exc:
-            self._skip(topic, "invalid", str(exc))
+            self.checks.skip(topic, "invalid", str(exc))
             return
-        t = self._fresh(topic, msg)
+        t = self.checks.fresh(topic, msg)
         if t is not None:
             self._images.put((depth, t))
 
@@ -109,18 +65,19 @@ class RosRobot(Robot):
             self._holding = float(bool(msg.get("data", False)))
             return
         try:
-            t = self._fresh(topic, msg)
+            t = self.checks.fresh(topic, msg)
             positions = dict(zip(msg["name"], msg["position"]))
             width = sum(float(positions[j]) for j in self.config.gripper_joints)
         except (KeyError, TypeError, ValueError) as exc:
-            self._skip(topic, "invalid", f"JointState without the gripper joints {list(self.config.gripper_joints)} ({exc})")
+            joints = list(self.config.gripper_joints)
+            self.checks.skip(topic, "invalid", f"JointState without the gripper joints {joints} ({exc})")
             return
         if t is not None:
             # a closed gripper that stops before its fingers meet holds something
             self._holding = float((not self._commanded_open) and width > self.config.holding_min_width)
 
     def _on_ee_pose(self, msg: Message) -> None:
-        if self._fresh(self.config.ee_pose_topic, msg) is not None:
+        if self.checks.fresh(self.config.ee_pose_topic, msg) is not None:
             self._ee_pose = msg.get("pose")
 
     # -- the Robot interface -----------------------------------------------------------------

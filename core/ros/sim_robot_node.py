@@ -22,7 +22,7 @@ import numpy as np
 from equimanip.robots import RobotConfig
 from equimanip.ros.commands import action_from_twist
 from equimanip.ros.messages import MessageError, cloud_from_xyz, header, header_seconds, image_from_depth
-from equimanip.ros.ros_robot import RateLimitedLog
+from equimanip.ros.checks import RateLimitedLog
 from equimanip.ros.transport import LatestMessage, Message, Transport, log
 
 POINTS_TOPIC = "/equimanip/camera/points"

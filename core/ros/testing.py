@@ -80,3 +80,67 @@ def running_roscore(port: int | None = None) -> Iterator[Roscore]:
     finally:
         core.stop()
         shutil.rmtree(core.home, ignore_errors=True)
+
+
+class NodeProcess:
+    """An ``equimanip ...`` command as a subprocess, its stderr in ``log``; stopped with SIGTERM
+    (the nodes hold the robot, then exit), killed if that takes longer than 10 s."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, cwd: Path | None = None):
+        import sys
+
+        self.log = Path(log)
+        self._file = open(self.log, "w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "equimanip", *args], env=env, stdout=subprocess.PIPE,
+                                     stderr=self._file, text=True, cwd=cwd)
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def wait_for(self, text: str, timeout: float) -> bool:
+        """Whether ``text`` appears in the log within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while text not in self.text():
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                return text in self.text()
+            time.sleep(0.05)
+        return True
+
+    def wait(self, timeout: float) -> str:
+        """Its stdout once it exits; ``TimeoutError`` (after stopping it) if it runs longer than ``timeout``."""
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise TimeoutError(f"node did not finish in {timeout} s; log:\n{self.text()[-3000:]}") from None
+        return out
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._file.close()
+
+
+def start_roscore(attempts: int = 3) -> Roscore:
+    """A started :class:`Roscore` on a free port (another is tried if the port was taken meanwhile).
+
+    Raises ``RuntimeError`` with the install command when ROS 1 is missing: tests must fail then, not skip.
+    """
+    try:
+        import rospy  # noqa: F401
+    except ImportError as exc:
+        raise RuntimeError(f"ROS 1 is required: {exc}. {INSTALL_HINT}") from None
+    for attempt in range(attempts):
+        core = Roscore()
+        try:
+            core.start()
+            return core
+        except RuntimeError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
