@@ -276,9 +276,10 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
     if n < 2 or num_approach < 1:
         return EdgeSet.empty(points.device, points.dtype)
     approach_idx = farthest_point_sample(points, min(num_approach, n), generator=generator)
-    idx, mask = ball_query(points[approach_idx], points, radius, min(MAX_BALL_POINTS, n))
+    idx, ball_mask = ball_query(points[approach_idx], points, radius, min(MAX_BALL_POINTS, n))
     dist = (points[idx] - points[approach_idx].unsqueeze(1)).norm(dim=-1)
-    mask &= (dist > min_dist) & (dist < max_dist)
+    mask = ball_mask & (dist > min_dist) & (dist < max_dist)
+    ball_of = torch.arange(len(approach_idx), device=points.device).unsqueeze(1).expand_as(idx)[mask]
     a_rows = approach_idx.unsqueeze(1).expand_as(idx)[mask]
     c_rows = idx[mask]
     if a_rows.numel() == 0:
@@ -294,6 +295,15 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
     if table_height is not None:
         keep &= ~_table_collision(rot, tcp, float(table_height), gripper)
     sel = keep.nonzero().squeeze(1)
+    # Most candidates that collide do so with the surface around their approach point (a finger through
+    # the object): check against the approach ball first, which is cheap, then the survivors against
+    # the whole cloud. The result is exactly the whole-cloud check.
+    local_free = torch.ones(sel.numel(), dtype=torch.bool, device=points.device)
+    for b in torch.unique(ball_of[sel]).tolist():
+        in_ball = (ball_of[sel] == b).nonzero().squeeze(1)
+        local = points[idx[b][ball_mask[b]]]
+        local_free[in_ball] = ~cloud_collision(local, rot[sel[in_ball]], tcp[sel[in_ball]], gripper)
+    sel = sel[local_free]
     if sel.numel():
         collide = cloud_collision(points, rot[sel], tcp[sel], gripper)
         sel = sel[~collide]
