@@ -144,17 +144,20 @@ class EvalSpec:
 def _play(spec: EvalSpec, jobs: list[tuple[int, int]], queue: Any = None) -> list[dict]:
     from equimanip.policies.grasp.detector import GraspDetector
 
-    world = GraspWorld(load_object_set(spec.objects), camera=DepthCamera(noise=spec.noise))
+    objects = load_object_set(spec.objects)
     planner = detector_planner(GraspDetector.load(spec.detector, device=spec.device))
     out = []
-    try:
-        for seed, r in jobs:
+    for seed, r in jobs:
+        # a fresh world per round: Bullet's results depend on a world's history, and a round must
+        # not depend on which process plays it
+        world = GraspWorld(objects, camera=DepthCamera(noise=spec.noise))
+        try:
             out.append(asdict(run_round(world, planner, scene=spec.scene, num_objects=spec.num_objects, seed=seed,
                                         round_index=r)))
-            if queue is not None:
-                queue.put(1)
-    finally:
-        world.close()
+        finally:
+            world.close()
+        if queue is not None:
+            queue.put(1)
     return out
 
 
@@ -164,7 +167,10 @@ def evaluate(spec: EvalSpec, *, rounds: int, seeds: list[int], workers: int = 1,
     per-round log is in ``result["rounds_log"]``. Results do not depend on ``workers``."""
     from tqdm import tqdm
 
-    load_object_set(spec.objects)  # bad object sets fail here, before any process starts
+    from equimanip.policies.grasp.detector import GraspDetector
+
+    load_object_set(spec.objects)  # bad object sets and detectors fail here, before any process starts
+    GraspDetector.load(spec.detector, device=spec.device)
     if rounds < 1 or not seeds:
         raise ValueError(f"need rounds ≥ 1 and at least one seed, got rounds={rounds}, seeds={seeds}")
     if workers < 1:

@@ -203,24 +203,34 @@ class GraspWorld:
         return AttemptResult(ok, "success" if ok else "slipped", width, held if ok else [])
 
 
-def remove_table(points: np.ndarray, *, threshold: float = 0.006) -> tuple[np.ndarray, float]:
-    """Drop the table's points: the dominant near-horizontal plane (RANSAC through open3d), since
-    depth noise shifts the whole view and a fixed height cut would keep or lose a slice of it.
-    Returns the remaining points and the plane's height at the workspace centre."""
-    import open3d as o3d
-
-    if len(points) < 50:
+def remove_table(points: np.ndarray, *, threshold: float = 0.006, hypotheses: int = 256) -> tuple[np.ndarray, float]:
+    """Drop the table's points: the dominant near-horizontal plane (RANSAC, seeded: the same cloud
+    always loses the same points), since depth noise shifts the whole view and a fixed height cut
+    would keep or lose a slice of it. Returns the remaining points and the plane's height at the
+    workspace centre."""
+    pts = points.astype(np.float64)
+    if len(pts) < 50:
         return points[points[:, 2] > threshold], 0.0
-    o3d.utility.random.seed(0)  # RANSAC draws from open3d's own generator: keep observations reproducible
-    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points.astype(np.float64)))
-    plane, inliers = cloud.segment_plane(distance_threshold=threshold, ransac_n=3, num_iterations=200,
-                                         probability=0.9999)
-    normal = np.asarray(plane[:3]) / np.linalg.norm(plane[:3])
-    if abs(normal[2]) < np.cos(np.radians(20)) or len(inliers) < 0.05 * len(points):
+    rng = np.random.default_rng(0)
+    triples = pts[rng.integers(0, len(pts), size=(hypotheses, 3))]
+    normals = np.cross(triples[:, 1] - triples[:, 0], triples[:, 2] - triples[:, 0])
+    norm = np.linalg.norm(normals, axis=1)
+    ok = norm > 1e-9
+    normals[ok] /= norm[ok, None]
+    ok &= np.abs(normals[:, 2]) > np.cos(np.radians(20))  # near horizontal planes only
+    if not ok.any():
         return points[points[:, 2] > threshold], 0.0
-    a, b, c, d = plane
-    height = -(a * points[:, 0] + b * points[:, 1] + d) / c  # the plane's z under each point
-    return points[points[:, 2] > height + threshold].astype(np.float32), float(-d / c)
+    normals, triples = normals[ok], triples[ok]
+    offsets = -(normals * triples[:, 0]).sum(1)
+    inliers = np.abs(pts @ normals.T + offsets) < threshold  # (M, H)
+    best = int(inliers.sum(0).argmax())
+    mask = inliers[:, best]
+    if mask.sum() < 0.05 * len(pts):
+        return points[points[:, 2] > threshold], 0.0
+    # least-squares refit z = a x + b y + c on the inliers
+    a, b, c = np.linalg.lstsq(np.c_[pts[mask, :2], np.ones(mask.sum())], pts[mask, 2], rcond=None)[0]
+    height = a * pts[:, 0] + b * pts[:, 1] + c
+    return points[pts[:, 2] > height + threshold].astype(np.float32), float(c)
 
 
 def _random_quaternion(rng: np.random.Generator) -> tuple[float, float, float, float]:

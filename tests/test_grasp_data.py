@@ -1,0 +1,117 @@
+"""Grasp data generation (`equimanip grasp generate`) and the benchmark CLI (`equimanip grasp eval`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from equimanip.agents.grasp_data import GenerateConfig, generate, shard_path
+from equimanip.agents.grasp_dataset import read_shards, write_shard
+
+TINY = dict(scene="packed", scenes=2, grasps_per_scene=4, num_approach=16, shard_size=1, num_objects=3)
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "equimanip", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("grasp") / "data"
+    summary = generate(GenerateConfig(**TINY), out, progress=False)
+    return out, summary
+
+
+def test_generate_labels_grasps_by_simulation(tiny_data):
+    out, summary = tiny_data
+    scenes = read_shards(out)
+    assert len(scenes) == 2 and summary["new_shards"] == 2
+    for scene in scenes:
+        assert scene["points"].shape[1] == 3 and scene["normals"].shape == scene["points"].shape
+        assert len(scene["edges"]) == len(scene["labels"]) <= 4
+        assert set(np.unique(scene["labels"])) <= {0, 1}
+    assert sum(len(s["labels"]) for s in scenes) > 0
+
+
+def test_generate_resumes_without_recomputing(tiny_data, tmp_path):
+    out, _ = tiny_data
+    before = {p: p.stat().st_mtime_ns for p in out.glob("shard-*.npz")}
+    again = generate(GenerateConfig(**TINY), out, progress=False)
+    assert again["new_shards"] == 0 and {p: p.stat().st_mtime_ns for p in out.glob("shard-*.npz")} == before
+
+
+def test_interrupted_generation_completes_with_the_same_data(tiny_data, tmp_path):
+    out, _ = tiny_data
+    partial = tmp_path / "partial"
+    generate(GenerateConfig(**TINY), partial, progress=False)
+    shard_path(partial, 1).unlink()  # as if the run died before its second shard was committed
+    (partial / ".shard-00001.npz.tmp").write_bytes(b"half a file")  # a temp file left by the crash
+    summary = generate(GenerateConfig(**TINY), partial, progress=False)
+    assert summary["new_shards"] == 1
+    for a, b in zip(read_shards(out), read_shards(partial)):
+        np.testing.assert_array_equal(a["points"], b["points"])
+        np.testing.assert_array_equal(a["labels"], b["labels"])
+
+
+@pytest.mark.parametrize("how", [{"workers": 2}, {"ray_address": "local"}], ids=["two-processes", "ray"])
+def test_parallel_generation_gives_the_same_data(tiny_data, tmp_path, how):
+    out, _ = tiny_data
+    generate(GenerateConfig(**TINY), tmp_path / "data", progress=False, **how)
+    for a, b in zip(read_shards(out), read_shards(tmp_path / "data"), strict=True):
+        for key in ("points", "edges", "labels"):
+            np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_generate_refuses_other_settings(tiny_data):
+    out, _ = tiny_data
+    with pytest.raises(ValueError, match="other settings"):
+        generate(GenerateConfig(**{**TINY, "grasps_per_scene": 8}), out, progress=False)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["grasp", "generate", "--scenes", "1", "--objects", "/nonexistent"], "neither a folder"),
+    (["grasp", "generate", "--scenes", "0"], "scenes must be"),
+    (["grasp", "generate", "--scenes", "1", "--workers", "0"], "workers must be"),
+    (["grasp", "eval", "--detector", "no-such-model", "--rounds", "1", "--seeds", "0"], "no grasp detector"),
+    (["grasp", "eval", "--detector", "heuristic", "--rounds", "0", "--seeds", "0"], "rounds ≥ 1"),
+], ids=["objects", "scenes", "workers", "detector", "rounds"])
+def test_grasp_cli_bad_input_is_a_one_line_error(args, message, tmp_path, capsys):
+    from equimanip.cli import main
+
+    if args[1] == "generate":
+        args = [*args, "--out", str(tmp_path / "d"), "--no-progress"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_truncated_shard_is_a_clear_error(tmp_path):
+    write_shard(tmp_path / "shard-00000.npz", [{"points": np.zeros((3, 3)), "normals": np.zeros((3, 3)),
+                                                "edges": np.zeros((0, 2), np.int32), "labels": np.zeros(0, np.uint8),
+                                                "scene_seed": 0}])
+    data = (tmp_path / "shard-00000.npz").read_bytes()
+    (tmp_path / "shard-00000.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated or corrupted shard"):
+        read_shards(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no shard"):
+        read_shards(tmp_path / "empty")
+
+
+def test_eval_cli_writes_gsr_dr_and_the_round_log(tmp_path):
+    out = tmp_path / "eval.json"
+    run = cli("grasp", "eval", "--detector", "heuristic", "--scene", "packed", "--rounds", "1", "--seeds", "0", "1",
+              "--num-objects", "2", "--json", str(out), "--no-progress")
+    assert run.returncode == 0, run.stderr
+    result = json.loads(out.read_text())
+    assert set(result["per_seed"]) == {"0", "1"} and len(result["rounds_log"]) == 2
+    assert result["attempts"] == sum(len(r["attempts"]) for r in result["rounds_log"])
+    successes = sum(a["success"] for r in result["rounds_log"] for a in r["attempts"])
+    per_seed = result["per_seed"]
+    assert successes == sum(v["successes"] for v in per_seed.values())
+    assert 0.0 <= result["gsr"]["mean"] <= 1.0 and 0.0 <= result["dr"]["mean"] <= 1.0
+    assert "GSR" in run.stdout
