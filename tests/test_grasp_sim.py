@@ -129,3 +129,13 @@ def test_bad_scene_and_pose_are_clear_errors(box_world):
         box_world.generate("heap", 5, np.random.default_rng(0))
     with pytest.raises(ValueError, match="4×4"):
         box_world.execute(np.full((4, 4), np.nan))
+
+
+def test_folder_split_is_disjoint_and_complete(tmp_path):
+    for i in range(20):
+        (tmp_path / f"object{i}.urdf").write_text("<robot/>")
+    everything = set(load_object_set(tmp_path).urdfs)
+    train, test = set(load_object_set(f"{tmp_path}#train").urdfs), set(load_object_set(f"{tmp_path}#test").urdfs)
+    assert train and test and not train & test and train | test == everything
+    with pytest.raises(ValueError, match="unknown split"):
+        load_object_set(f"{tmp_path}#val")

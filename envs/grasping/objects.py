@@ -7,6 +7,7 @@ The split lives in ``assets/grasp/random_urdfs_split.json``, written by
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -49,10 +50,22 @@ def random_urdf_path(object_id: int) -> str:
     return os.path.join(pybullet_data.getDataPath(), "random_urdfs", f"{object_id:03d}", f"{object_id:03d}.urdf")
 
 
+def _held_out(path: str) -> bool:
+    """Fixed 80/20 split of a folder's objects by a hash of the file name (stable across machines)."""
+    return int(hashlib.sha1(os.path.basename(path).encode()).hexdigest(), 16) % 5 == 0
+
+
 def load_object_set(spec: str | os.PathLike, *, scaling: str | None = None) -> ObjectSet:
     """An object set by name (``random-urdfs-train``, ``random-urdfs-test``) or from a folder of
-    URDFs (searched recursively). Folders default to ``vgn`` scaling, the named sets to ``normalize``."""
+    URDFs (searched recursively); ``FOLDER#train`` / ``FOLDER#test`` take a fixed 80 % / 20 % split
+    of the folder (by a hash of each file name), so a model trained on one half can be evaluated
+    on objects it never saw. Folders default to ``vgn`` scaling, the named sets to ``normalize``."""
     text = str(spec)
+    part = None
+    if "#" in text:
+        text, part = text.rsplit("#", 1)
+        if part not in ("train", "test"):
+            raise ValueError(f"objects: unknown split {part!r} in {str(spec)!r}; accepted: FOLDER#train, FOLDER#test")
     if text in DEFAULT_SETS:
         split = _split()
         ids = split["train" if text.endswith("train") else "test"]
@@ -63,6 +76,8 @@ def load_object_set(spec: str | os.PathLike, *, scaling: str | None = None) -> O
     urdfs = tuple(sorted(str(p) for p in folder.rglob("*.urdf")))
     if not urdfs:
         raise ValueError(f"objects: no .urdf files under {folder}")
+    if part is not None:
+        urdfs = tuple(u for u in urdfs if _held_out(u) == (part == "test"))
     default = "normalize" if Path(pybullet_data.getDataPath(), "random_urdfs") in (folder.resolve(), *folder.resolve().parents) \
         else "vgn"
-    return ObjectSet(folder.name, urdfs, scaling=scaling or default)
+    return ObjectSet(folder.name + (f"#{part}" if part else ""), urdfs, scaling=scaling or default)
