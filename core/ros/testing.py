@@ -144,3 +144,42 @@ def start_roscore(attempts: int = 3) -> Roscore:
             if attempt == attempts - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+class BridgeServer:
+    """Our test rosbridge server (:mod:`equimanip.ros.rosbridge_server`) as a subprocess on a free port."""
+
+    def __init__(self, port: int | None = None, log: Path | None = None):
+        self.port = port or free_port()
+        self.log = Path(log or tempfile.mktemp(prefix="equimanip-rosbridge-", suffix=".log"))
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> None:
+        import sys
+
+        with open(self.log, "a") as f:
+            self.proc = subprocess.Popen([sys.executable, "-m", "equimanip.ros.rosbridge_server", "--port", str(self.port)],
+                                         stdout=f, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the test rosbridge server exited: {self.log.read_text()[-2000:]}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"the test rosbridge server did not listen on {self.port} within {timeout} s")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None

@@ -1,0 +1,171 @@
+"""ROS 2 users: the same nodes over rosbridge (roslibpy), against OUR small rosbridge v2 server
+(equimanip.ros.rosbridge_server: a JSON relay on 127.0.0.1, not the real rosbridge_server)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from equimanip.ros.testing import BridgeServer, NodeProcess
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGE_SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def bridge(tmp_path_factory):
+    server = BridgeServer(log=tmp_path_factory.mktemp("bridge") / "server.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    import torch
+
+    from equimanip.agents.bc import BCConfig, make_network
+
+    run = tmp_path_factory.mktemp("tiny_run")
+    config = BCConfig(env="equimanip/BlockInBowl-v0", policy="cnn", n_hidden=8,
+                      env_options={"dpos": 0.02, "image_size": IMAGE_SIZE}).validate()
+    torch.manual_seed(1)
+    (run / "config.json").write_text(config.to_json())
+    torch.save({"model": make_network(config, IMAGE_SIZE).state_dict(), "image_size": IMAGE_SIZE}, run / "model.pt")
+    return run
+
+
+class Client:
+    """A rosbridge client in the test process (roslibpy allows many): publish and record."""
+
+    def __init__(self, address: str, ros2: bool = True):
+        from equimanip.ros.rosbridge import RosbridgeTransport
+
+        host, port = address.split(":")
+        self.transport = RosbridgeTransport("test_client", host, int(port), ros2=ros2)
+        self.received: dict[str, list] = {}
+        self.lock = threading.Lock()
+
+    def record(self, topic: str, msg_type: str) -> list:
+        box = self.received.setdefault(topic, [])
+
+        def on(msg):
+            with self.lock:
+                box.append(msg)
+
+        self.transport.subscribe(topic, msg_type, on, queue_size=50)
+        return box
+
+    def close(self) -> None:
+        self.transport.shutdown()
+
+
+def wait_until(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def env_without_ros_master() -> dict:
+    import os
+
+    env = dict(os.environ)
+    env["ROS_MASTER_URI"] = "http://127.0.0.1:1"  # nothing there: these nodes must not need a ROS 1 master
+    return env
+
+
+def test_loop_over_rosbridge_equals_the_in_process_episode(bridge, tiny_run, tmp_path):
+    from equimanip.envs.sim_robot import SimRobot
+    from equimanip.robots import PolicyRunner
+    from equimanip.ros.policy import load_policy, run_env
+
+    common = ["--rosbridge", bridge.address, "--ros2", "--rate", "50"]
+    sim = NodeProcess(["ros", "sim-robot", "--run", str(tiny_run), "--episodes", "1", "--seed", "3", "--no-point-cloud",
+                       "--json", str(tmp_path / "sim.json"), *common], env_without_ros_master(), tmp_path / "sim.log", cwd=ROOT)
+    policy = NodeProcess(["ros", "policy-node", "--run", str(tiny_run), "--device", "cpu", *common], env_without_ros_master(),
+                         tmp_path / "policy.log", cwd=ROOT)
+    try:
+        sim.wait(120)
+    finally:
+        policy.stop()
+        sim.stop()
+    through_bridge = json.loads((tmp_path / "sim.json").read_text())["episodes"][0]
+    loaded = load_policy(tiny_run, device="cpu")
+    env_id, options = run_env(tiny_run)
+    actions = []
+    with SimRobot(env_id, seed=3, **options) as robot:
+        report = PolicyRunner(robot, lambda obs: actions.append(loaded.act(obs)) or actions[-1], rate_hz=0).run()
+    assert through_bridge["length"] == report.steps and through_bridge["success"] == report.info["is_success"]
+    sent, wanted = np.array(through_bridge["actions"]), np.clip(np.array(actions), -1, 1)
+    np.testing.assert_allclose(sent[:, 1:], wanted[:, 1:], atol=1e-4)
+    np.testing.assert_array_equal(sent[:, 0] > 0, wanted[:, 0] > 0)
+
+
+@pytest.fixture(scope="module")
+def grasp_server(bridge, tmp_path_factory):
+    """One grasp server for the module (its start-up is most of a test's time); the restart test runs last."""
+    log = tmp_path_factory.mktemp("grasp") / "grasp.log"
+    node = NodeProcess(["ros", "grasp-server", "--detector", "heuristic", "--table-height", "0.0", "--device", "cpu",
+                        "--rosbridge", bridge.address, "--ros2"], env_without_ros_master(), log, cwd=ROOT)
+    assert node.wait_for("grasp server:", 60), node.text()
+    yield node
+    node.stop()
+
+
+def scene(n: int = 4000) -> np.ndarray:
+    from equimanip.policies.grasp.synthetic import box_cloud
+
+    pts, _ = box_cloud(spacing=0.002, table_half_extent=0.15)
+    return pts[np.random.default_rng(0).choice(len(pts), n)]
+
+
+def test_grasp_server_over_rosbridge_answers_and_skips_bad_clouds(bridge, grasp_server):
+    from equimanip.ros.messages import cloud_from_xyz
+
+    client = Client(bridge.address)
+    try:
+        grasps = client.record("/equimanip/grasps", "geometry_msgs/PoseArray")
+        scores = client.record("/equimanip/grasp_scores", "std_msgs/Float32MultiArray")
+        pub = client.transport.publisher("/equimanip/camera/points", "sensor_msgs/PointCloud2")
+        time.sleep(0.5)
+        bad = cloud_from_xyz(scene(), "camera_link")
+        bad["fields"] = bad["fields"][:2]
+        pub.publish(bad)
+        good = cloud_from_xyz(scene(), "camera_link")
+        pub.publish(good)
+        assert wait_until(lambda: grasps, 30), grasp_server.text()
+        time.sleep(0.5)
+        assert len(grasps) == 1  # the bad one was skipped
+        answer = grasps[0]
+        assert answer["header"]["frame_id"] == "camera_link"
+        assert answer["header"]["stamp"] == {"sec": good["header"]["stamp"]["secs"], "nanosec": good["header"]["stamp"]["nsecs"]}
+        assert len(scores[0]["data"]) == 2 * len(answer["poses"]) > 0
+        assert "no z field" in grasp_server.text()
+    finally:
+        client.close()
+
+
+def test_nodes_reconnect_when_the_bridge_restarts(bridge, grasp_server):
+    from equimanip.ros.messages import cloud_from_xyz
+
+    bridge.stop()
+    assert grasp_server.wait_for("closed the connection: reconnecting", 10)
+    bridge.start()
+    assert grasp_server.wait_for("is back", 30), grasp_server.text()
+    client = Client(bridge.address)
+    try:
+        grasps = client.record("/equimanip/grasps", "geometry_msgs/PoseArray")
+        pub = client.transport.publisher("/equimanip/camera/points", "sensor_msgs/PointCloud2")
+        time.sleep(0.5)
+        pub.publish(cloud_from_xyz(scene(), "camera_link"))
+        assert wait_until(lambda: grasps, 30), grasp_server.text()
+    finally:
+        client.close()
