@@ -213,3 +213,13 @@ def test_foreign_torch_file_is_refused(tmp_path):
     torch.save({"state_dict": {}}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a grasp detector checkpoint"):
         GraspDetector.load(tmp_path / "other.pt")
+
+
+def test_heuristic_scores_with_approach_groups_equal_the_whole_cloud_scores(box):
+    from equimanip.policies.grasp.edges import sample_edges
+
+    points, normals = (torch.as_tensor(a) for a in preprocess_cloud(*box, table_height=0.0))
+    es = sample_edges(points, normals, num_approach=16, table_height=0.0)
+    whole = antipodal_scores(points, normals, es.poses)
+    grouped = antipodal_scores(points, normals, es.poses, approach=es.edges[:, 0])
+    assert len(es) > 10 and torch.equal(whole, grouped)

@@ -188,7 +188,7 @@ class GraspDetector:
             return torch.rand(len(edge_set), generator=generator, device=generator.device if generator else "cpu"
                               ).to(points.device)
         if self.scorer == "heuristic":
-            return antipodal_scores(points, normals, edge_set.poses, self.gripper)
+            return antipodal_scores(points, normals, edge_set.poses, self.gripper, approach=edge_set.edges[:, 0])
         with torch.inference_mode():
             return torch.sigmoid(self.model(points, normals, edge_set.edges))
 

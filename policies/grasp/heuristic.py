@@ -29,7 +29,8 @@ FIT_MARGIN = 0.005
 
 
 def antipodal_scores(points: torch.Tensor, normals: torch.Tensor, poses: torch.Tensor,
-                     gripper: GripperGeometry = FRANKA_HAND, chunk_elements: int = 4_000_000) -> torch.Tensor:
+                     gripper: GripperGeometry = FRANKA_HAND, approach: torch.Tensor | None = None,
+                     chunk_elements: int = 4_000_000) -> torch.Tensor:
     """Antipodal quality of each grasp pose (see the module docstring).
 
     Args:
@@ -37,11 +38,30 @@ def antipodal_scores(points: torch.Tensor, normals: torch.Tensor, poses: torch.T
         normals: ``(N, 3)`` unit outward normals.
         poses: ``(E, 4, 4)`` grasp poses.
         gripper: hand geometry.
+        approach: optional ``(E,)`` approach point index of each pose (``EdgeSet.edges[:, 0]``): poses
+            that share one are scored against the points near it only, which is the same result,
+            several times faster.
         chunk_elements: bound on ``E_chunk × N`` per step (memory).
 
     Returns:
         ``(E,)`` scores in [0, 1].
     """
+    if approach is None or poses.shape[0] == 0:
+        return _scores(points, normals, poses, gripper, chunk_elements)
+    # every point of a pose's closing volume lies within `reach` of its TCP
+    reach = math.sqrt((gripper.finger_width / 2) ** 2 + (gripper.max_width / 2) ** 2 + gripper.finger_depth ** 2)
+    out = torch.zeros(poses.shape[0], dtype=points.dtype, device=points.device)
+    for a in torch.unique(approach).tolist():
+        rows = (approach == a).nonzero().squeeze(1)
+        centre = points[a]
+        radius = float((poses[rows, :3, 3].to(points.dtype) - centre).norm(dim=-1).max()) + reach + 1e-6
+        near = ((points - centre).square().sum(-1) < radius * radius).nonzero().squeeze(1)
+        out[rows] = _scores(points[near], normals[near], poses[rows], gripper, chunk_elements)
+    return out
+
+
+def _scores(points: torch.Tensor, normals: torch.Tensor, poses: torch.Tensor, gripper: GripperGeometry,
+            chunk_elements: int) -> torch.Tensor:
     rot, tcp = poses[:, :3, :3].to(points.dtype), poses[:, :3, 3].to(points.dtype)
     half = gripper.max_width / 2
     out = torch.zeros(poses.shape[0], dtype=points.dtype, device=points.device)
