@@ -96,7 +96,7 @@ def test_heuristic_best_grasp_closes_along_a_face_normal(box, heuristic):
 def test_empty_cloud_gives_an_empty_result_with_a_reason(heuristic):
     for empty in ([], np.zeros((0, 3))):
         found = heuristic.detect(empty)
-        assert len(found) == 0 and "empty" in found.reason
+        assert len(found) == 0 and "empty" in found.reason and "total_ms" in found.timings
 
 
 def test_tiny_cloud_gives_an_empty_result_with_a_reason(heuristic):

@@ -56,10 +56,12 @@ class Detections(list):
     ``timings`` (ms per stage) and ``num_candidates`` (edges scored)."""
 
     def __init__(self, grasps: list[Grasp] | None = None, reason: str | None = None, timings: dict | None = None,
-                 num_candidates: int = 0):
+                 num_candidates: int = 0, started: float | None = None):
         super().__init__(grasps or [])
         self.reason = reason
         self.timings: dict[str, float] = timings or {}
+        if started is not None:
+            self.timings["total_ms"] = 1000 * (time.perf_counter() - started)
         self.num_candidates = num_candidates
 
 
@@ -223,9 +225,9 @@ class GraspDetector:
             finite &= np.isfinite(normals).all(1)
         timings: dict[str, float] = {}
         if len(points) == 0:
-            return Detections(reason="empty point cloud", timings=timings)
+            return Detections(reason="empty point cloud", timings=timings, started=t0)
         if not finite.any():
-            return Detections(reason="no finite points in the cloud", timings=timings)
+            return Detections(reason="no finite points in the cloud", timings=timings, started=t0)
         points = points[finite]
         normals = normals[finite] if normals is not None else None
         p, n = preprocess_cloud(points, normals, voxel_size=self.voxel_size, viewpoint=viewpoint,
@@ -235,7 +237,7 @@ class GraspDetector:
         if len(p) < MIN_POINTS:
             what = " above the table" if table_height is not None else ""
             return Detections(reason=f"too few points{what} after downsampling ({len(p)} < {MIN_POINTS})",
-                              timings=timings)
+                              timings=timings, started=t0)
         generator = torch.Generator().manual_seed(int(seed))
         pt = torch.as_tensor(p, device=self.device)
         nt = torch.as_tensor(n, device=self.device)
@@ -244,7 +246,7 @@ class GraspDetector:
         t2 = time.perf_counter()
         timings["sample_ms"] = 1000 * (t2 - t1)
         if len(edge_set) == 0:
-            return Detections(reason="no collision-free grasp candidates", timings=timings)
+            return Detections(reason="no collision-free grasp candidates", timings=timings, started=t0)
         scores = self.score_edges(pt, nt, edge_set, generator=generator)
         t3 = time.perf_counter()
         timings["score_ms"] = 1000 * (t3 - t2)
@@ -255,8 +257,7 @@ class GraspDetector:
         widths = edge_set.widths.detach().cpu().numpy()
         s = scores.detach().cpu().numpy()
         grasps = [Grasp(pose=poses[i].copy(), width=float(widths[i]), score=float(s[i])) for i in order.tolist()]
-        timings["total_ms"] = 1000 * (time.perf_counter() - t0)
-        return Detections(grasps, timings=timings, num_candidates=len(edge_set))
+        return Detections(grasps, timings=timings, num_candidates=len(edge_set), started=t0)
 
 
 def _validate_cloud(points, normals) -> tuple[np.ndarray, np.ndarray | None]:
