@@ -80,8 +80,8 @@ def build_balls(points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor
 
 
 def gather_neighbours(x: torch.Tensor, neighbours: torch.Tensor) -> torch.Tensor:
-    """``x (A, K, *F)`` gathered at ``neighbours (A, K, k)`` → ``(A, K, k, *F)``."""
+    """``x (A, K, *F)`` gathered at ``neighbours (A, K, k)`` → ``(A, K, k, *F)`` (one flat index_select)."""
     a, kslots, kn = neighbours.shape
-    flat = neighbours.reshape(a, kslots * kn)
-    view = flat.reshape(a, kslots * kn, *([1] * (x.dim() - 2))).expand(a, kslots * kn, *x.shape[2:])
-    return torch.gather(x, 1, view).reshape(a, kslots, kn, *x.shape[2:])
+    offsets = (torch.arange(a, device=x.device) * x.shape[1]).view(a, 1, 1)
+    flat = x.reshape(a * x.shape[1], -1).index_select(0, (neighbours + offsets).reshape(-1))
+    return flat.view(a, kslots, kn, *x.shape[2:])

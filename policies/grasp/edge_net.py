@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from equimanip.policies.grasp.balls import build_balls, check_inputs
+from equimanip.policies.grasp.balls import build_balls, check_inputs, gather_neighbours
 
 
 @dataclass
@@ -54,16 +54,8 @@ class PointNetConv(nn.Module):
         source = h @ w_h.T + pos @ w_p.T + self.local.bias  # (A, K, C): the neighbour's part
         # empty slots must never win the max (a valid point always has itself as a valid neighbour)
         source = source.masked_fill(~mask.unsqueeze(-1), -1e4)
-        pooled = max_over_neighbours(source, neighbours)
+        pooled = gather_neighbours(source, neighbours).amax(2)
         return self.glob(torch.relu(pooled - pos @ w_p.T)) * mask.unsqueeze(-1)
-
-
-def max_over_neighbours(x: torch.Tensor, neighbours: torch.Tensor) -> torch.Tensor:
-    """``max_j x[a, neighbours[a, i, j]]``: ``x (A, K, C)``, ``neighbours (A, K, k)`` → ``(A, K, C)``."""
-    a, kslots, kn = neighbours.shape
-    offsets = (torch.arange(a, device=x.device) * x.shape[1]).view(a, 1, 1)
-    flat = x.reshape(a * x.shape[1], -1).index_select(0, (neighbours + offsets).reshape(-1))
-    return flat.view(a, kslots, kn, -1).amax(2)
 
 
 def _mlp(dims: tuple[int, ...]) -> nn.Sequential:

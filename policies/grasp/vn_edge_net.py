@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from equimanip.policies.grasp.balls import build_balls, check_inputs
+from equimanip.policies.grasp.balls import build_balls, check_inputs, gather_neighbours
 
 _EPS = 1e-8
 
@@ -116,11 +116,8 @@ class VNInvariant(nn.Module):
 
 def _mean_over_neighbours(x: torch.Tensor, neighbours: torch.Tensor, neighbour_mask: torch.Tensor) -> torch.Tensor:
     """Masked mean of ``x (A, K, 3, C)`` over ``neighbours (A, K, k)`` → ``(A, K, 3, C)``."""
-    a, kslots, kn = neighbours.shape
-    offsets = (torch.arange(a, device=x.device) * x.shape[1]).view(a, 1, 1)
-    g = x.reshape(a * x.shape[1], -1).index_select(0, (neighbours + offsets).reshape(-1)).view(a, kslots, kn, -1)
-    w = neighbour_mask.to(x.dtype).unsqueeze(-1)
-    return ((g * w).sum(2) / w.sum(2).clamp_min(1.0)).view_as(x)
+    w = neighbour_mask.to(x.dtype)[..., None, None]
+    return (gather_neighbours(x, neighbours) * w).sum(2) / w.sum(2).clamp_min(1.0)
 
 
 class VNEdgeGraspNet(nn.Module):
