@@ -141,6 +141,7 @@ def flood_images(size: int, seconds: float, big: int) -> dict:
     """Big images (wrong size: skipped after being read) as fast as possible, a good one every 0.1 s."""
     pub_img, _, cmds = policy_inputs(size)
     flood = to_msg(Image, image_from_depth(np.zeros((big, big), np.float32), "cam"))
+    open(FLOODING, "w").close()  # the node is up and answering: the test samples memory from here on
     sent, before = 0, len(cmds.messages)
     end = time.monotonic() + seconds
     next_good = 0.0

@@ -15,6 +15,7 @@ from equimanip.ros.testing import BridgeServer, NodeProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_SIZE = 32
+STEPS = 20  # episode length of the loop tests (max_episode_steps)
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +32,7 @@ def tiny_run(tmp_path_factory) -> Path:
 
     from equimanip.agents.bc import BCConfig, make_network
 
+    torch.set_num_threads(1)  # as the nodes do: two threads on two busy cores are 100× slower
     run = tmp_path_factory.mktemp("tiny_run")
     config = BCConfig(env="equimanip/BlockInBowl-v0", policy="cnn", n_hidden=8,
                       env_options={"dpos": 0.02, "image_size": IMAGE_SIZE}).validate()
@@ -89,6 +91,7 @@ def test_loop_over_rosbridge_equals_the_in_process_episode(bridge, tiny_run, tmp
 
     common = ["--rosbridge", bridge.address, "--ros2", "--rate", "50"]
     sim = NodeProcess(["ros", "sim-robot", "--run", str(tiny_run), "--episodes", "1", "--seed", "3", "--no-point-cloud",
+                       "--option", f"max_episode_steps={STEPS}",
                        "--json", str(tmp_path / "sim.json"), *common], env_without_ros_master(), tmp_path / "sim.log", cwd=ROOT)
     policy = NodeProcess(["ros", "policy-node", "--run", str(tiny_run), "--device", "cpu", *common], env_without_ros_master(),
                          tmp_path / "policy.log", cwd=ROOT)
@@ -101,7 +104,7 @@ def test_loop_over_rosbridge_equals_the_in_process_episode(bridge, tiny_run, tmp
     loaded = load_policy(tiny_run, device="cpu")
     env_id, options = run_env(tiny_run)
     actions = []
-    with SimRobot(env_id, seed=3, **options) as robot:
+    with SimRobot(env_id, seed=3, max_episode_steps=STEPS, **options) as robot:
         report = PolicyRunner(robot, lambda obs: actions.append(loaded.act(obs)) or actions[-1], rate_hz=0).run()
     assert through_bridge["length"] == report.steps and through_bridge["success"] == report.info["is_success"]
     sent, wanted = np.array(through_bridge["actions"]), np.clip(np.array(actions), -1, 1)

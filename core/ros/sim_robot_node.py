@@ -79,7 +79,8 @@ class SimRobotNode:
     # -- callbacks ---------------------------------------------------------------------------
     def _on_twist(self, msg: Message) -> None:
         try:
-            t = header_seconds(msg) if "header" in msg else time.time()
+            # an unstamped Twist cannot say which image it answers: take it as an answer to the latest
+            t = header_seconds(msg) if "header" in msg else self._published_stamp
             twist = msg["twist"] if "twist" in msg else msg
             action_from_twist(twist, True, self.robot.dpos, self.robot.drot, 1.0 / self.rate_hz)  # validates
         except (MessageError, KeyError, TypeError) as exc:
