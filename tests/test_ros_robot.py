@@ -1,0 +1,141 @@
+"""RosRobot with each robot config's conventions, over an in-memory transport (no ROS needed)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from equimanip.robots import ObservationTimeout, PolicyRunner, load_robot_config
+from equimanip.ros.messages import header, image_from_depth
+from equimanip.ros.ros_robot import RosRobot
+from equimanip.ros.transport import Publisher, Transport
+
+
+class MemoryTransport(Transport):
+    """Publishers record, ``deliver`` calls the subscribers: the node logic without a network."""
+
+    def __init__(self):
+        self.sent: dict[str, list] = {}
+        self.callbacks: dict[str, list] = {}
+
+    def publisher(self, topic, msg_type, queue_size=1, latch=False) -> Publisher:
+        box = self.sent.setdefault(topic, [])
+
+        class Pub(Publisher):
+            def publish(self, msg):
+                box.append(msg)
+
+        return Pub()
+
+    def subscribe(self, topic, msg_type, callback, queue_size=1) -> None:
+        self.callbacks.setdefault(topic, []).append(callback)
+
+    def deliver(self, topic, msg) -> None:
+        for cb in self.callbacks[topic]:
+            cb(msg)
+
+    def is_shutdown(self) -> bool:
+        return False
+
+    def shutdown(self) -> None: ...
+
+
+def franka() -> tuple[RosRobot, MemoryTransport]:
+    tr = MemoryTransport()
+    robot = RosRobot(tr, load_robot_config("franka"), image_size=8)
+    robot.connect()
+    return robot, tr
+
+
+def joint_state(width: float) -> dict:
+    return {"header": header("panda_link0"), "name": ["panda_finger_joint1", "panda_finger_joint2"],
+            "position": [width / 2, width / 2], "velocity": [], "effort": []}
+
+
+def ee_pose(x: float, y: float, z: float) -> dict:
+    return {"header": header("panda_link0"), "pose": {"position": {"x": x, "y": y, "z": z},
+                                                     "orientation": {"x": 1.0, "y": 0.0, "z": 0.0, "w": 0.0}}}
+
+
+def test_franka_pose_commands_move_the_measured_pose():
+    robot, tr = franka()
+    c = robot.config
+    tr.deliver(c.ee_pose_topic, ee_pose(0.5, 0.0, 0.3))
+    tr.deliver(c.gripper_state_topic, joint_state(0.08))
+    tr.deliver(c.depth_topic, image_from_depth(np.full((8, 8), 0.2, np.float32), "camera", encoding="16UC1"))
+    seen = robot.observe(timeout=1.0)
+    assert seen.obs["depth"].shape == (1, 8, 8) and seen.obs["depth"][0, 0, 0] == pytest.approx(0.2)
+    assert seen.obs["holding"][0] == 0.0  # commanded open: not holding
+    robot.send_action(np.array([-1, 1, 0, -1, 0], np.float32))
+    (cmd,) = tr.sent[c.command_topic]
+    assert cmd["header"]["frame_id"] == "panda_link0"
+    p = cmd["pose"]["position"]
+    assert (p["x"], p["y"], p["z"]) == pytest.approx((0.5 + c.dpos, 0.0, 0.3 - c.dpos))
+    assert tr.sent[c.gripper_command_topic] == [{"data": c.gripper_closed_value}]
+
+
+def test_a_closed_gripper_stopped_by_an_object_reads_as_holding():
+    robot, tr = franka()
+    c = robot.config
+    tr.deliver(c.ee_pose_topic, ee_pose(0.5, 0.0, 0.1))
+    robot.send_action(np.array([-1, 0, 0, 0, 0], np.float32))  # close
+    tr.deliver(c.gripper_state_topic, joint_state(0.03))
+    tr.deliver(c.depth_topic, image_from_depth(np.zeros((8, 8), np.float32), "camera"))
+    assert robot.observe().obs["holding"][0] == 1.0
+    tr.deliver(c.gripper_state_topic, joint_state(0.001))  # fingers met: nothing between them
+    tr.deliver(c.depth_topic, image_from_depth(np.zeros((8, 8), np.float32), "camera"))
+    assert robot.observe().obs["holding"][0] == 0.0
+
+
+def test_the_workspace_box_of_the_config_limits_pose_commands():
+    robot, tr = franka()
+    c = robot.config
+    tr.deliver(c.ee_pose_topic, ee_pose(c.limits.workspace_high[0] - 0.005, 0.0, 0.3))
+    tr.deliver(c.gripper_state_topic, joint_state(0.08))
+    tr.deliver(c.depth_topic, image_from_depth(np.zeros((8, 8), np.float32), "camera"))
+    PolicyRunner(robot, lambda obs: np.array([1, 1, 0, 0, 0], np.float32), rate_hz=0).run(max_steps=1)
+    (cmd,) = tr.sent[c.command_topic]
+    assert cmd["pose"]["position"]["x"] == pytest.approx(c.limits.workspace_high[0])
+
+
+def test_hold_resends_the_measured_pose_and_keeps_the_gripper():
+    robot, tr = franka()
+    c = robot.config
+    tr.deliver(c.ee_pose_topic, ee_pose(0.4, 0.1, 0.2))
+    robot.hold()
+    (cmd,) = tr.sent[c.command_topic]
+    assert cmd["pose"]["position"] == {"x": 0.4, "y": 0.1, "z": 0.2}
+    assert tr.sent[c.gripper_command_topic] == [{"data": c.gripper_open_value}]
+
+
+def test_ur_twist_commands_are_delta_over_period():
+    tr = MemoryTransport()
+    robot = RosRobot(tr, load_robot_config("ur"), image_size=8)
+    robot.connect()
+    robot.send_action(np.array([1, 0.5, 0, 0, -1], np.float32))
+    (cmd,) = tr.sent[robot.config.command_topic]
+    assert set(cmd) == {"linear", "angular"}  # unstamped geometry_msgs/Twist
+    assert cmd["linear"]["x"] == pytest.approx(0.5 * robot.dpos * robot.config.control_rate_hz)
+    assert cmd["angular"]["z"] == pytest.approx(-robot.drot * robot.config.control_rate_hz)
+    robot.hold()
+    assert tr.sent[robot.config.command_topic][-1]["linear"] == {"x": 0.0, "y": 0.0, "z": 0.0}
+
+
+def test_observe_times_out_without_a_new_image():
+    robot, tr = franka()
+    tr.deliver(robot.config.gripper_state_topic, joint_state(0.08))
+    t = time.monotonic()
+    with pytest.raises(ObservationTimeout, match="no new image"):
+        robot.observe(timeout=0.2)
+    assert time.monotonic() - t < 1.0
+
+
+def test_stale_and_malformed_images_are_skipped_and_counted():
+    robot, tr = franka()
+    topic = robot.config.depth_topic
+    tr.deliver(topic, image_from_depth(np.zeros((8, 8), np.float32), "camera", t=time.time() - 10))
+    tr.deliver(topic, {**image_from_depth(np.zeros((8, 8), np.float32), "camera"), "encoding": "mono8"})
+    tr.deliver(topic, image_from_depth(np.zeros((4, 4), np.float32), "camera"))
+    assert robot.checks.skipped == {"stale": 1, "invalid": 2}
