@@ -159,3 +159,17 @@ def test_rospy_messages_round_trip_through_our_dicts():
     assert to_dict(to_msg(PoseArray, poses))["poses"][0]["position"]["y"] == 2.0
     with pytest.raises(ValueError, match="has no field 'colour'"):
         to_msg(PoseArray, {"colour": 1})
+
+
+def test_debian_rospy_is_reached_without_shadowing_pip_packages():
+    """The venv's .pth appends Debian's dist-packages: rospy from there, numpy and torch still the venv's."""
+    import sys
+
+    import numpy
+    import rospy
+    import torch
+
+    assert rospy.__file__.startswith("/usr/lib/python3/dist-packages/")
+    for module in (numpy, torch):
+        assert module.__file__.startswith(sys.prefix), module.__file__
+    assert sys.path.index("/usr/lib/python3/dist-packages") > max(i for i, p in enumerate(sys.path) if "site-packages" in p)
