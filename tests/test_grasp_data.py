@@ -12,7 +12,7 @@ import pytest
 from equimanip.agents.grasp_data import GenerateConfig, generate, shard_path
 from equimanip.agents.grasp_dataset import read_shards, write_shard
 
-TINY = dict(scene="packed", scenes=2, grasps_per_scene=4, num_approach=16, shard_size=1, num_objects=3)
+TINY = dict(scene="packed", scenes=2, grasps_per_scene=8, num_approach=32, shard_size=1, num_objects=3)
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -32,7 +32,7 @@ def test_generate_labels_grasps_by_simulation(tiny_data):
     assert len(scenes) == 2 and summary["new_shards"] == 2
     for scene in scenes:
         assert scene["points"].shape[1] == 3 and scene["normals"].shape == scene["points"].shape
-        assert len(scene["edges"]) == len(scene["labels"]) <= 4
+        assert len(scene["edges"]) == len(scene["labels"]) <= 8
         assert set(np.unique(scene["labels"])) <= {0, 1}
     assert sum(len(s["labels"]) for s in scenes) > 0
 
@@ -69,7 +69,7 @@ def test_parallel_generation_gives_the_same_data(tiny_data, tmp_path, how):
 def test_generate_refuses_other_settings(tiny_data):
     out, _ = tiny_data
     with pytest.raises(ValueError, match="other settings"):
-        generate(GenerateConfig(**{**TINY, "grasps_per_scene": 8}), out, progress=False)
+        generate(GenerateConfig(**{**TINY, "grasps_per_scene": 16}), out, progress=False)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -115,3 +115,22 @@ def test_eval_cli_writes_gsr_dr_and_the_round_log(tmp_path):
     assert successes == sum(v["successes"] for v in per_seed.values())
     assert 0.0 <= result["gsr"]["mean"] <= 1.0 and 0.0 <= result["dr"]["mean"] <= 1.0
     assert "GSR" in run.stdout
+
+
+def test_generate_train_eval_through_the_cli(tiny_data, tmp_path, capsys):
+    """The user's pipeline end to end on a tiny scene: data -> a few training steps -> benchmark."""
+    from equimanip.cli import main
+
+    data, _ = tiny_data
+    run = tmp_path / "run"
+    train = cli("grasp", "train", "--data", str(data), "--model", "edge", "--out", str(run), "--steps", "2",
+                "--batch-scenes", "1", "--edges-per-scene", "4", "--val-every", "2", "--checkpoint-every", "2",
+                "--no-progress")
+    assert train.returncode == 0, train.stderr
+    assert (run / "model.pt").is_file()
+    out = tmp_path / "eval.json"
+    assert main(["grasp", "eval", "--detector", str(run / "model.pt"), "--scene", "packed", "--rounds", "1",
+                 "--seeds", "0", "--num-objects", "2", "--json", str(out), "--no-progress"]) == 0
+    result = json.loads(out.read_text())
+    assert result["detector"] == str(run / "model.pt") and result["rounds"] == 1
+    assert "GSR" in capsys.readouterr().out
