@@ -206,7 +206,13 @@ def success_through_ros(core, run: Path, episodes: int, seed: int, log_dir: Path
     from equimanip.rollout import wilson_interval
 
     k = sum(ros_success)
-    return {"episodes": episodes, "seed": seed, "ros_success_rate": k / episodes, "ros_ci95": wilson_interval(k, episodes),
+    cfg = json.loads((run / "config.json").read_text())
+    trained = (f"{cfg.get('kind')} run: {cfg.get('policy')} {cfg.get('group', '')} network, {cfg.get('demos')} demos, "
+               f"{cfg.get('steps')} steps, seed {cfg.get('seed')}, env options {cfg.get('env_options')}")
+    return {"episodes": episodes, "seed": seed, "trained": trained,
+            "ros_mean_length": float(np.mean([e["length"] for e in through["episodes"]])),
+            "inprocess_mean_length": inproc["mean_length"],
+            "ros_success_rate": k / episodes, "ros_ci95": wilson_interval(k, episodes),
             "inprocess_success_rate": inproc["success_rate"], "inprocess_ci95": inproc["success_ci95"],
             "ros_seconds": ros_s, "inprocess_seconds": local_s, "skipped_commands": through["skipped_commands"]}
 
@@ -248,11 +254,15 @@ def write_report(path: Path, data: dict) -> None:
                   f"{s['seed'] + s['episodes'] - 1}) through `sim-robot` ↔ roscore ↔ `policy-node` (lockstep) and with "
                   f"`equimanip eval`'s in-process evaluation. 95 % Wilson intervals. Measured by "
                   f"`{data.get('success_command', data['command'])}`.", "",
-                  "| path | success | 95 % CI | wall s |", "|---|---|---|---|",
+                  f"The policy: {s.get('trained', '')}.", "",
+                  "| path | success | 95 % CI | mean length | wall s |", "|---|---|---|---|---|",
                   f"| through ROS | {s['ros_success_rate']:.2f} | {s['ros_ci95'][0]:.2f}–{s['ros_ci95'][1]:.2f} | "
-                  f"{s['ros_seconds']:.0f} |",
+                  f"{s.get('ros_mean_length', float('nan')):.2f} | {s['ros_seconds']:.0f} |",
                   f"| in process | {s['inprocess_success_rate']:.2f} | {s['inprocess_ci95'][0]:.2f}–"
-                  f"{s['inprocess_ci95'][1]:.2f} | {s['inprocess_seconds']:.0f} |", "",
+                  f"{s['inprocess_ci95'][1]:.2f} | {s.get('inprocess_mean_length', float('nan')):.2f} | "
+                  f"{s['inprocess_seconds']:.0f} |", "",
+                  "Through ROS the sim robot steps at the policy node's 10 Hz control rate (lockstep: one step per "
+                  "command), which is most of its wall time; in process runs as fast as it can.", "",
                   f"Commands skipped by the sim robot: {s['skipped_commands']}.", ""]
     atomic_write_text(path, "\n".join(lines))
     atomic_write_text(path.with_suffix(".json"), json.dumps(data, indent=2))
