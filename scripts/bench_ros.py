@@ -179,7 +179,7 @@ def action_rate(core, run: Path, rate: float, image_hz: float, seconds: float, l
     return result
 
 
-def success_through_ros(core, run: Path, episodes: int, seed: int, log_dir: Path) -> dict:
+def success_through_ros(core, run: Path, episodes: int, seed: int, log_dir: Path, trained_with: str = "") -> dict:
     from equimanip.cli import _load_any_run
     from equimanip.ros.testing import NodeProcess
 
@@ -207,8 +207,11 @@ def success_through_ros(core, run: Path, episodes: int, seed: int, log_dir: Path
 
     k = sum(ros_success)
     cfg = json.loads((run / "config.json").read_text())
-    trained = (f"{cfg.get('kind')} run: {cfg.get('policy')} {cfg.get('group', '')} network, {cfg.get('demos')} demos, "
+    algo = cfg.get("kind", "rl") if cfg.get("kind") != "bc" else ("SEIL" if cfg.get("simulate_n", 0) > 0 else "BC")
+    trained = (f"{algo}, {cfg.get('policy')} {cfg.get('group', '')} network, {cfg.get('demos')} demos, "
                f"{cfg.get('steps')} steps, seed {cfg.get('seed')}, env options {cfg.get('env_options')}")
+    if trained_with:
+        trained += f"; trained with `{trained_with}`"
     return {"episodes": episodes, "seed": seed, "trained": trained,
             "ros_mean_length": float(np.mean([e["length"] for e in through["episodes"]])),
             "inprocess_mean_length": inproc["mean_length"],
@@ -275,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clouds", type=int, default=30, help="measured clouds per size (default 30)")
     p.add_argument("--seconds", type=float, default=10.0, help="window of the action-rate measurement (default 10)")
     p.add_argument("--run", help="a trained run: measure its success through ROS vs in process (part 3)")
+    p.add_argument("--trained-with", default="", metavar="COMMAND", help="how the --run was trained, quoted in the report")
     p.add_argument("--episodes", type=int, default=20, help="episodes of part 3 (default 20)")
     p.add_argument("--seed", type=int, default=2_000_000, help="first episode seed of part 3 (default 2000000)")
     p.add_argument("--skip", nargs="*", default=[], choices=("grasp", "rate"), help="parts to leave out")
@@ -310,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             data["rate_command"] = f"{command}` at commit `{data['commit'][:7]}"
         if args.run:
             data["success_run"] = args.run
-            data["success"] = success_through_ros(core, Path(args.run), args.episodes, args.seed, log_dir)
+            data["success"] = success_through_ros(core, Path(args.run), args.episodes, args.seed, log_dir, args.trained_with)
             data["success_command"] = f"{command}` at commit `{data['commit'][:7]}"
             print(f"through ROS {data['success']['ros_success_rate']:.2f} vs in process "
                   f"{data['success']['inprocess_success_rate']:.2f} over {args.episodes} episodes", flush=True)
