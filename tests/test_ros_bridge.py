@@ -123,15 +123,16 @@ def test_sim_robot_publishes_camera_cloud_and_joint_states(roscore, tmp_path):
 
 def test_sim_robot_steps_once_per_command_and_ends_episodes(roscore, tmp_path):
     sim = NodeProcess(["ros", "sim-robot", "--env", "BlockPicking-v0", "--option", f"image_size={IMAGE_SIZE}", "--episodes", "1",
-                       "--no-point-cloud", "--json", str(tmp_path / "sim.json")], roscore.env, tmp_path / "sim.log", cwd=ROOT)
+                       "--option", f"max_episode_steps={STEPS}", "--no-point-cloud", "--json", str(tmp_path / "sim.json")],
+                      roscore.env, tmp_path / "sim.log", cwd=ROOT)
     try:
-        got = probe(roscore, tmp_path, "drive_sim", 60)
+        got = probe(roscore, tmp_path, "drive_sim", 2 * STEPS)
         sim.wait(30)
     finally:
         sim.stop()
     result = json.loads((tmp_path / "sim.json").read_text())
-    assert result["steps"] == result["episodes"][0]["length"] == 50  # BlockPicking's limit: truncated
-    assert got["episodes"][0]["length"] == 50
+    assert result["steps"] == result["episodes"][0]["length"] == STEPS  # truncated at the limit: one step per command
+    assert got["episodes"][0]["length"] == STEPS
     # -0.2 m/s held for 0.1 s is 2 cm down: dz = -0.4 with the env's default dpos of 5 cm
     np.testing.assert_allclose(result["episodes"][0]["actions"][0], [1, 0, 0, -0.4, 0], atol=1e-5)
 
