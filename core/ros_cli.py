@@ -39,7 +39,8 @@ def _start(args: argparse.Namespace, default_name: str) -> Any:
     _setup_logging(args.log_level)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return connect(args.node_name or default_name, rosbridge=args.rosbridge, ros2=args.ros2)
+        return connect(args.node_name or default_name, rosbridge=args.rosbridge, ros2=args.ros2,
+                       timeout=args.connect_timeout)
     except RuntimeError as exc:  # ROS not installed, rosbridge unreachable: one line, no traceback
         raise ValueError(str(exc)) from None
 
@@ -128,6 +129,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "without it the node uses rospy and ROS_MASTER_URI")
     p.add_argument("--ros2", action="store_true",
                    help="with --rosbridge: the graph behind it is ROS 2 (time fields sec/nanosec, types pkg/msg/Type)")
+    p.add_argument("--connect-timeout", type=float, default=10.0, metavar="S",
+                   help="with --rosbridge: seconds to wait for the server at start-up (default 10); a ROS 1 node waits "
+                        "for its master without limit")
     p.add_argument("--node-name", metavar="NAME", help="ROS node name (default: equimanip_<command>)")
     p.add_argument("--threads", type=int, default=1, metavar="N",
                    help="torch CPU threads (default 1: more threads are much slower when other processes share the cores)")

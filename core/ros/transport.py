@@ -84,15 +84,16 @@ class LatestMessage:
         return self._count
 
 
-def connect(node_name: str, rosbridge: str | None = None, ros2: bool = False) -> Transport:
-    """ROS 1 through rospy (default), or rosbridge at ``HOST:PORT`` through roslibpy (``ros2``: ROS 2 field names)."""
+def connect(node_name: str, rosbridge: str | None = None, ros2: bool = False, timeout: float = 10.0) -> Transport:
+    """ROS 1 through rospy (default), or rosbridge at ``HOST:PORT`` through roslibpy (``ros2``: ROS 2 field names;
+    ``timeout``: seconds to wait for the rosbridge server)."""
     if rosbridge:
         from equimanip.ros.rosbridge import RosbridgeTransport
 
         host, _, port = rosbridge.rpartition(":")
         if not host or not port.isdigit():
             raise ValueError(f"--rosbridge expects HOST:PORT, got {rosbridge!r}")
-        return RosbridgeTransport(node_name, host, int(port), ros2=ros2)
+        return RosbridgeTransport(node_name, host, int(port), ros2=ros2, timeout=timeout)
     from equimanip.ros.ros1 import Ros1Transport
 
     return Ros1Transport(node_name)
