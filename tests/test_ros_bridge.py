@@ -198,3 +198,17 @@ def test_policy_node_memory_stays_bounded_under_a_flood(roscore, policy_node, tm
     assert max(samples[half:]) - max(samples[:half]) < 32, [round(s) for s in samples]
     assert max(samples) - samples[0] < 96, [round(s) for s in samples]
     assert "image is 1024×1024" in node.text()
+
+
+def test_realtime_sim_robot_holds_without_commands(roscore, tmp_path):
+    """--mode realtime steps at its rate like a velocity-controlled robot: no command, no motion."""
+    sim = NodeProcess(["ros", "sim-robot", "--env", "BlockPicking-v0", "--option", f"image_size={IMAGE_SIZE}", "--option",
+                       "max_episode_steps=10", "--mode", "realtime", "--rate", "40", "--episodes", "1", "--no-point-cloud",
+                       "--json", str(tmp_path / "sim.json")], roscore.env, tmp_path / "sim.log", cwd=ROOT)
+    try:
+        sim.wait(60)
+    finally:
+        sim.stop()
+    (episode,) = json.loads((tmp_path / "sim.json").read_text())["episodes"]
+    assert episode["length"] == 10
+    np.testing.assert_array_equal(np.array(episode["actions"]), np.tile([1, 0, 0, 0, 0], (10, 1)))
