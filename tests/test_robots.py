@@ -135,12 +135,13 @@ def test_runner_holds_on_ctrl_c():
     assert report.reason == INTERRUPTED and report.steps == 2 and robot.holds == 1
 
 
-def test_runner_reports_an_error_reason_before_reraising():
+def test_runner_logs_why_it_stopped_before_reraising(caplog):
     robot = FakeRobot()
     runner = PolicyRunner(robot, lambda obs: 1 / 0, rate_hz=0, limits=LIMITS)
     with pytest.raises(ZeroDivisionError):
         runner.run(max_steps=1)
-    assert robot.holds == 1 and ERROR == "error"
+    assert robot.holds == 1
+    assert f"stopping the robot ({ERROR}): ZeroDivisionError" in caplog.text
 
 
 # ---------------------------------------------------------------------------------------------
