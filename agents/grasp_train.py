@@ -48,7 +48,10 @@ class GraspTrainConfig:
     val_fraction: float = 0.1  # scenes held out for validation
     val_every: int = 200  # steps between validations (and at the end)
     checkpoint_every: int = 200  # steps between checkpoints (and at the end)
-    rotation_augment: bool = True  # random SO(3) rotations for the Edge Grasp Network (VN-Edge needs none)
+    rotation_augment: bool = True  # random rotations for the Edge Grasp Network (VN-Edge needs none)
+    # so3: uniform 3-D rotations (the paper); z: about the table normal only, the scene's physical symmetry
+    # (gravity stays down, so the net may use it)
+    rotation_axes: str = "so3"
     grad_clip: float = 1.0  # gradient-norm clip (0 disables)
     model_kwargs: dict = field(default_factory=dict)  # hyper-parameter overrides of the network
 
@@ -62,6 +65,8 @@ class GraspTrainConfig:
             raise ValueError(f"edges_per_scene must be >= 2; got {self.edges_per_scene}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a positive number; got {self.lr}")
+        if self.rotation_axes not in ("so3", "z"):
+            raise ValueError(f"rotation_axes must be so3 or z; got {self.rotation_axes!r}")
         if not 0.0 <= self.val_fraction <= 0.5:
             raise ValueError(f"val_fraction must be in [0, 0.5]; got {self.val_fraction}")
         return self
@@ -94,6 +99,12 @@ def random_rotation(generator: torch.Generator, dtype: torch.dtype = torch.float
     if torch.linalg.det(q) < 0:
         q[:, 0] = -q[:, 0]
     return q.to(dtype)
+
+
+def random_yaw(generator: torch.Generator, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A rotation about the z axis (the table normal) by a uniform angle."""
+    a = float(torch.rand((), generator=generator, dtype=torch.float64)) * 2 * math.pi
+    return torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0], [0.0, 0.0, 1.0]], dtype=dtype)
 
 
 def balanced_bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -135,7 +146,8 @@ def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, scenes
                                rng.choice(neg, size=min(half, len(neg)), replace=False)])
         pick_t = torch.as_tensor(np.sort(pick), device=device)
         if config.model == "edge" and config.rotation_augment:
-            rot = random_rotation(generator, points.dtype).to(device)
+            rot = (random_rotation(generator, points.dtype) if config.rotation_axes == "so3"
+                   else random_yaw(generator, points.dtype)).to(device)
             centre = points.mean(0)
             points = (points - centre) @ rot.T + centre
             normals = normals @ rot.T
@@ -343,7 +355,7 @@ def train_grasp(data: str | Path, model: str = "edge", out: str | Path = "runs/g
 
 def train_from_args(args: Any) -> int:
     """``equimanip grasp train`` (the parser lives in ``equimanip.grasp_cli``)."""
-    options = {k: getattr(args, k) for k in ("edges_per_scene", "val_every", "checkpoint_every")
+    options = {k: getattr(args, k) for k in ("edges_per_scene", "val_every", "checkpoint_every", "rotation_axes")
                if getattr(args, k, None) is not None}
     summary = train_grasp(args.data, model=args.model, out=args.out, steps=args.steps, lr=args.lr,
                           batch_scenes=args.batch_scenes, seed=args.seed, device=args.device, resume=args.resume,

@@ -121,6 +121,9 @@ def add_grasp_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--data", required=True, metavar="DATA", help="dataset folder written by `equimanip grasp generate`")
     t.add_argument("--model", required=True, choices=("edge", "vn-edge"),
                    help="edge: Edge Grasp Network (rotation augmentation); vn-edge: vector neurons, SE(3)-invariant")
+    t.add_argument("--rotation-axes", dest="rotation_axes", choices=("so3", "z"),
+                   help="edge: augment with uniform 3-D rotations (so3, the paper's) or rotations about the table "
+                        "normal only (z: gravity stays down); vn-edge is invariant and ignores it (default so3)")
     t.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory (must be new or empty unless --resume)")
     t.add_argument("--steps", type=int, default=2000, help="total optimiser steps (default 2000; on --resume the new total)")
     t.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4, the paper's)")

@@ -169,6 +169,9 @@ class PandaRobot:
         # the gripper is symmetric under a half turn: keep joint 7 within its limits, near its current value
         current7 = float(self.sim.joint_positions(ROBOT, (6,))[0])
         candidates = [arm[6] + k * math.pi for k in range(-3, 4) if abs(arm[6] + k * math.pi) <= self.JOINT7_LIMIT]
+        if not candidates:  # the twin's IK seed can wind joint 7 up by more than 3π (seen at workspace corners)
+            base = math.remainder(float(arm[6]), math.pi)  # in [-π/2, π/2], always within the limits
+            candidates = [base + k * math.pi for k in (-1, 0, 1) if abs(base + k * math.pi) <= self.JOINT7_LIMIT]
         out = arm.copy()
         out[6] = min(candidates, key=lambda c: abs(c - current7))
         return out

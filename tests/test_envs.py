@@ -310,3 +310,12 @@ def test_sb3_subproc_vec_env():
         assert reward.shape == (2,) and len(info) == 2
     finally:
         venv.close()
+
+
+def test_driving_into_a_workspace_corner_does_not_crash(make_env):
+    """The IK twin once wound joint 7 past ±3π at this corner, and choosing its turn crashed."""
+    env = make_env("equimanip/BlockInBowl-v0", image_size=32, dpos=0.02)
+    env.reset(seed=7)
+    for _ in range(40):
+        obs, *_ = env.step(np.array([-1.0, -1.0, -1.0, -1.0, 1.0], dtype=np.float32))
+    assert np.all(np.isfinite(obs["depth"]))

@@ -85,3 +85,47 @@ def gather_neighbours(x: torch.Tensor, neighbours: torch.Tensor) -> torch.Tensor
     offsets = (torch.arange(a, device=x.device) * x.shape[1]).view(a, 1, 1)
     flat = x.reshape(a * x.shape[1], -1).index_select(0, (neighbours + offsets).reshape(-1))
     return flat.view(a, kslots, kn, *x.shape[2:])
+
+
+def grasp_frame_points(balls: Balls, points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor,
+                       max_points: int, tip_margin: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each edge's ball points in its own grasp frame (origin at the TCP, axes of
+    :mod:`equimanip.policies.grasp.gripper`): what lies between, under and beside the fingers.
+
+    The grasp frame is built from the edge's geometry alone, so these coordinates are exactly
+    invariant to rotating and translating the cloud. Returns ``(E, M, 3)`` positions, ``(E, M, 3)``
+    normals and an ``(E, M)`` mask, for the ``max_points`` points of the ball nearest the approach point.
+    """
+    edges = edges.long()
+    p_a, p_c, n_c = points[edges[:, 0]], points[edges[:, 1]], normals[edges[:, 1]]
+    y = n_c / n_c.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+    z = torch.cross(y, torch.cross(y, p_a - p_c, dim=-1), dim=-1)
+    z = z / z.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+    x = torch.cross(y, z, dim=-1)
+    rot = torch.stack([x, y, z], dim=-1)  # (E, 3, 3), columns are the axes
+    depth = ((p_c - p_a) * z).sum(-1, keepdim=True)
+    tcp_rel = (depth + tip_margin) * z  # TCP relative to the approach point
+    m = min(max_points, balls.rel.shape[1])
+    rel = balls.rel[balls.edge_ball, :m]  # (E, M, 3), relative to the approach point
+    local = torch.einsum("emj,eji->emi", rel - tcp_rel.unsqueeze(1), rot)
+    local_normals = torch.einsum("emj,eji->emi", balls.normals[balls.edge_ball, :m], rot)
+    return local, local_normals, balls.mask[balls.edge_ball, :m]
+
+
+class GraspFramePointNet(torch.nn.Module):
+    """A shared MLP over an edge's points in its grasp frame, max-pooled: one feature per edge that
+    sees where the object lies relative to the fingers and the palm."""
+
+    def __init__(self, channels: tuple[int, ...] = (32, 64), position_scale: float = 20.0):
+        super().__init__()
+        layers: list[torch.nn.Module] = []
+        dims = (6,) + tuple(channels)
+        for i in range(len(channels)):
+            layers += [torch.nn.Linear(dims[i], dims[i + 1]), torch.nn.ReLU()]
+        self.mlp = torch.nn.Sequential(*layers)
+        self.position_scale = float(position_scale)
+        self.out_dim = dims[-1]
+
+    def forward(self, local: torch.Tensor, local_normals: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h = self.mlp(torch.cat([local * self.position_scale, local_normals], dim=-1))
+        return (h * mask.unsqueeze(-1)).amax(1)  # ReLU features are ≥ 0: empty slots are neutral

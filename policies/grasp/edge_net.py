@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from equimanip.policies.grasp.balls import build_balls, check_inputs, gather_neighbours
+from equimanip.policies.grasp.balls import (GraspFramePointNet, build_balls, check_inputs, gather_neighbours,
+                                            grasp_frame_points)
+from equimanip.policies.grasp.gripper import FRANKA_HAND
 
 
 @dataclass
@@ -29,10 +31,14 @@ class EdgeNetConfig:
     global_dim: int = 512  # max-pooled ball feature (the paper: 1024)
     head: tuple[int, ...] = (256, 128)  # edge MLP hidden layers
     position_scale: float = 20.0  # positions are multiplied by this (5 cm ball -> unit scale)
+    # the ball's points in each edge's grasp frame, through a small PointNet (0 points: off, the paper's net)
+    frame_points: int = 96
+    frame_channels: tuple[int, ...] = (32, 64)
 
     def __post_init__(self) -> None:
         self.conv_channels = tuple(self.conv_channels)
         self.head = tuple(self.head)
+        self.frame_channels = tuple(self.frame_channels)
 
 
 class PointNetConv(nn.Module):
@@ -84,7 +90,9 @@ class EdgeGraspNet(nn.Module):
         self.convs = nn.ModuleList(PointNetConv(dims[i], dims[i + 1]) for i in range(len(c.conv_channels)))
         point_dim = sum(c.conv_channels)
         self.global_mlp = nn.Sequential(nn.Linear(point_dim, c.global_dim), nn.ReLU())
-        self.head = _mlp((c.global_dim + point_dim,) + c.head + (1,))
+        self.frame = GraspFramePointNet(c.frame_channels, c.position_scale) if c.frame_points > 0 else None
+        frame_dim = self.frame.out_dim if self.frame is not None else 0
+        self.head = _mlp((c.global_dim + point_dim + frame_dim,) + c.head + (1,))
 
     def hyper_parameters(self) -> dict:
         return asdict(self.config)
@@ -114,4 +122,7 @@ class EdgeGraspNet(nn.Module):
         point_feat = torch.cat(feats, dim=-1)  # (A, K, F)
         glob = (self.global_mlp(point_feat) * balls.mask.unsqueeze(-1)).amax(1)  # (A, G), >= 0 so zeros are neutral
         contact = point_feat[balls.edge_ball, balls.edge_slot]  # (E, F)
-        return self.head(torch.cat([glob[balls.edge_ball], contact], dim=-1)).squeeze(-1)
+        parts = [glob[balls.edge_ball], contact]
+        if self.frame is not None:
+            parts.append(self.frame(*grasp_frame_points(balls, points, normals, edges, c.frame_points, FRANKA_HAND.tip_margin)))
+        return self.head(torch.cat(parts, dim=-1)).squeeze(-1)

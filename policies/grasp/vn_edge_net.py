@@ -22,7 +22,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from equimanip.policies.grasp.balls import build_balls, check_inputs, gather_neighbours
+from equimanip.policies.grasp.balls import (GraspFramePointNet, build_balls, check_inputs, gather_neighbours,
+                                            grasp_frame_points)
+from equimanip.policies.grasp.gripper import FRANKA_HAND
 
 _EPS = 1e-8
 
@@ -40,10 +42,14 @@ class VNEdgeNetConfig:
     head: tuple[int, ...] = (128,)
     negative_slope: float = 0.2
     position_scale: float = 20.0
+    # the ball's points in each edge's grasp frame (exactly invariant coordinates), through a small PointNet
+    frame_points: int = 96
+    frame_channels: tuple[int, ...] = (32, 64)
 
     def __post_init__(self) -> None:
         self.conv_channels = tuple(self.conv_channels)
         self.head = tuple(self.head)
+        self.frame_channels = tuple(self.frame_channels)
 
 
 class VNLinear(nn.Module):
@@ -145,7 +151,8 @@ class VNEdgeGraspNet(nn.Module):
         self.global_pool = VNMaxPool(c.global_channels)
         self.edge_layer = VNLinearLeakyReLU(c.global_channels + point_channels, c.edge_channels, s)
         self.invariant = VNInvariant(c.edge_channels, s)
-        dims = (3 * c.edge_channels,) + c.head + (1,)
+        self.frame = GraspFramePointNet(c.frame_channels, c.position_scale) if c.frame_points > 0 else None
+        dims = (3 * c.edge_channels + (self.frame.out_dim if self.frame is not None else 0),) + c.head + (1,)
         layers: list[nn.Module] = []
         for i in range(len(dims) - 1):
             layers.append(nn.Linear(dims[i], dims[i + 1]))
@@ -185,4 +192,7 @@ class VNEdgeGraspNet(nn.Module):
         glob = self.global_pool(self.global_layer(point_feat), mask)  # (A, 3, G)
         contact = point_feat[balls.edge_ball, balls.edge_slot]  # (E, 3, F)
         edge = self.edge_layer(torch.cat([glob[balls.edge_ball], contact], dim=-1))
-        return self.head(self.invariant(edge)).squeeze(-1)
+        parts = [self.invariant(edge)]
+        if self.frame is not None:
+            parts.append(self.frame(*grasp_frame_points(balls, points, normals, edges, c.frame_points, FRANKA_HAND.tip_margin)))
+        return self.head(torch.cat(parts, dim=-1)).squeeze(-1)
