@@ -12,7 +12,7 @@ import pytest
 from equimanip.agents.grasp_data import GenerateConfig, generate, shard_path
 from equimanip.agents.grasp_dataset import read_shards, write_shard
 
-TINY = dict(scene="packed", scenes=2, grasps_per_scene=8, num_approach=32, shard_size=1, num_objects=3)
+TINY = dict(scene="packed", scenes=2, grasps_per_scene=8, num_approach=32, shard_size=1, num_objects=3, seed=1)
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:

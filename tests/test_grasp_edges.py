@@ -119,9 +119,10 @@ def test_table_collision_checks_fingertips_with_a_margin():
     ((0.0, G.max_width / 2 + 0.006, -0.02), True),  # inside the +y finger
     ((0.0, -G.max_width / 2 - 0.006, -0.02), True),  # inside the -y finger
     ((0.0, 0.0, -G.finger_depth - 0.03), True),  # inside the palm
-    ((0.0, 0.0, -G.finger_depth - 0.001), False),  # on the palm face, within the tolerance
+    ((0.0, 0.0, -G.finger_depth + 0.001), True),  # 1 mm in front of the palm face: inside its clearance
+    ((0.0, 0.0, -G.finger_depth + 0.004), False),  # 4 mm in front of the palm face: clear
     ((0.0, 0.0, 0.02), False),  # beyond the fingertips
-], ids=["between", "near-pad", "finger+y", "finger-y", "palm", "palm-face", "beyond-tips"])
+], ids=["between", "near-pad", "finger+y", "finger-y", "palm", "palm-clearance", "palm-clear", "beyond-tips"])
 def test_cloud_collision_volumes(point, collides):
     pts = torch.tensor([point])
     assert bool(cloud_collision(pts, torch.eye(3)[None], torch.zeros(1, 3))[0]) is collides

@@ -141,9 +141,13 @@ class EvalSpec:
     device: str = "cpu"
 
 
-def _play(spec: EvalSpec, jobs: list[tuple[int, int]], queue: Any = None) -> list[dict]:
+def _play(spec: EvalSpec, jobs: list[tuple[int, int]], queue: Any = None, worker: bool = False) -> list[dict]:
+    import torch
+
     from equimanip.policies.grasp.detector import GraspDetector
 
+    if worker:  # the workers already fill the cores: more torch threads per worker only contend
+        torch.set_num_threads(1)
     objects = load_object_set(spec.objects)
     planner = detector_planner(GraspDetector.load(spec.detector, device=spec.device))
     out = []
@@ -186,7 +190,7 @@ def evaluate(spec: EvalSpec, *, rounds: int, seeds: list[int], workers: int = 1,
         with ctx.Manager() as manager:
             queue = manager.Queue()
             with ctx.Pool(workers) as pool:
-                pending = pool.starmap_async(_play, [(spec, chunk, queue) for chunk in chunks if chunk])
+                pending = pool.starmap_async(_play, [(spec, chunk, queue, True) for chunk in chunks if chunk])
                 done = 0
                 while done < len(jobs):
                     queue.get()

@@ -30,7 +30,11 @@ from equimanip.policies.grasp.point_ops import ball_query, farthest_point_sample
 
 TABLE_MARGIN = 0.005  # a hand point this close above the table plane counts as a collision
 TABLE_CROP = 0.005  # preprocess_cloud(table_height=...) drops the points this close above the table
-COLLISION_TOLERANCE = 0.003  # cloud points this deep inside the hand's volumes are still tolerated (noise)
+# The open hand's volumes must stay this far from every cloud point (a negative tolerance: the volumes
+# grow). The benchmark fails a grasp whose hand touches anything before closing (VGN), and with points
+# tolerated 3 mm inside the palm most of the heuristic's top grasps did.
+COLLISION_TOLERANCE = -0.002
+PALM_CLEARANCE = 0.003  # the approach point itself must lie this far in front of the palm face
 MAX_BALL_POINTS = 1024  # contact candidates kept per approach ball (the nearest ones)
 _EPS = 1e-9
 
@@ -291,7 +295,7 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
     # The approach point lies on the hand's centre line, finger_depth − (depth + tip_margin) in front of
     # the palm face: deeper contacts put p_a itself inside the palm. Exactly the cloud check for p_a,
     # done first because it is free.
-    keep &= (depth > -0.003) & (depth <= gripper.finger_depth - gripper.tip_margin - COLLISION_TOLERANCE)
+    keep &= (depth > -0.003) & (depth <= gripper.finger_depth - gripper.tip_margin - PALM_CLEARANCE)
     if table_height is not None:
         keep &= ~_table_collision(rot, tcp, float(table_height), gripper)
     sel = keep.nonzero().squeeze(1)
