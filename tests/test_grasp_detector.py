@@ -223,3 +223,13 @@ def test_heuristic_scores_with_approach_groups_equal_the_whole_cloud_scores(box)
     whole = antipodal_scores(points, normals, es.poses)
     grouped = antipodal_scores(points, normals, es.poses, approach=es.edges[:, 0])
     assert len(es) > 10 and torch.equal(whole, grouped)
+
+
+@pytest.mark.parametrize("name, kind", [("default", "edge"), ("vn-edge", "vn-edge")])
+def test_shipped_models_load_and_detect_out_of_the_box(name, kind, box):
+    """`equimanip grasp eval` and the Python API work right after install: the trained models ship."""
+    detector = GraspDetector.load(name, device="cpu")
+    assert detector.scorer == kind and detector.meta.get("steps", 0) >= 1000
+    grasps = detector.detect(*box, top_k=5, table_height=0.0)
+    assert len(grasps) == 5 and grasps.reason is None
+    assert all(0.0 <= g.width <= 0.08 and np.isfinite(g.score) for g in grasps)

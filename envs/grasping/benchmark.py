@@ -115,12 +115,13 @@ def summarize(logs: Iterable[RoundLog]) -> dict[str, Any]:
 
 
 # -- detectors as planners ------------------------------------------------------------------------
-def detector_planner(detector: Any) -> Planner:
-    """Wrap a :class:`~equimanip.policies.grasp.detector.GraspDetector`: its top-scoring grasp."""
+def detector_planner(detector: Any, num_approach: int = 64) -> Planner:
+    """Wrap a :class:`~equimanip.policies.grasp.detector.GraspDetector`: its top-scoring grasp, from
+    ``num_approach`` approach points (the paper samples 32–64)."""
 
     def plan(observation: Observation, rng: np.random.Generator) -> tuple[np.ndarray, float] | None:
         grasps = detector.detect(observation.points, viewpoint=observation.viewpoint,
-                                 table_height=observation.table_height, top_k=1,
+                                 table_height=observation.table_height, top_k=1, num_approach=num_approach,
                                  seed=int(rng.integers(2**31)))
         if not grasps:
             return None
@@ -139,6 +140,7 @@ class EvalSpec:
     num_objects: int = 5
     noise: str = "dex"
     device: str = "cpu"
+    num_approach: int = 64
 
 
 def _play(spec: EvalSpec, jobs: list[tuple[int, int]], queue: Any = None, worker: bool = False) -> list[dict]:
@@ -149,7 +151,7 @@ def _play(spec: EvalSpec, jobs: list[tuple[int, int]], queue: Any = None, worker
     if worker:  # the workers already fill the cores: more torch threads per worker only contend
         torch.set_num_threads(1)
     objects = load_object_set(spec.objects)
-    planner = detector_planner(GraspDetector.load(spec.detector, device=spec.device))
+    planner = detector_planner(GraspDetector.load(spec.detector, device=spec.device), spec.num_approach)
     out = []
     for seed, r in jobs:
         # a fresh world per round: Bullet's results depend on a world's history, and a round must
@@ -202,7 +204,8 @@ def evaluate(spec: EvalSpec, *, rounds: int, seeds: list[int], workers: int = 1,
     round_logs = [RoundLog(**d) for d in logs]
     summary = summarize(round_logs)
     summary.update({"detector": spec.detector, "scene": spec.scene, "objects": spec.objects,
-                    "num_objects": spec.num_objects, "noise": spec.noise, "seeds": list(seeds),
+                    "num_objects": spec.num_objects, "noise": spec.noise, "num_approach": spec.num_approach,
+                    "seeds": list(seeds),
                     "rounds_per_seed": rounds, "wall_s": round(time.perf_counter() - start, 2), "workers": workers,
                     "rounds_log": logs})
     if video:
@@ -225,7 +228,7 @@ def record_video(spec: EvalSpec, seed: int, path: str, *, fps: int = 20) -> None
     from equimanip.rollout import write_video
 
     world = GraspWorld(load_object_set(spec.objects), camera=DepthCamera(noise=spec.noise))
-    planner = detector_planner(GraspDetector.load(spec.detector, device=spec.device))
+    planner = detector_planner(GraspDetector.load(spec.detector, device=spec.device), spec.num_approach)
     view = look_at(np.array([0.45, -0.45, 0.45]), np.array([0.0, 0.0, 0.05]), np.array([0.0, 0.0, 1.0]))
     projection = perspective(45.0, 4 / 3, 0.05, 3.0)
     frames: list[np.ndarray] = []
