@@ -62,7 +62,7 @@ def render(data: dict) -> str:
              "after two failures in a row. GSR = successes / attempts, DR = removed / present, mean ± std over "
              "seeds. All detectors play the same rounds.", "",
              "| detector | scene | objects | seeds × rounds | GSR % (mean ± std) | DR % (mean ± std) | attempts "
-             "| wall s | commit |", "|---|---|---|---|---|---|---|---|---|"]
+             "| wall s | HEAD when run |", "|---|---|---|---|---|---|---|---|---|"]
     for cell in data["cells"].values():
         r = cell["result"]
         lines.append(f"| {cell['label']} | {r['scene']} | `{r['objects']}` | {len(r['seeds'])} × {r['rounds_per_seed']} | "

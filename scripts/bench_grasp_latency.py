@@ -174,11 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {count:,} | {kept:,} | {e['candidates']} | {e['preprocess_ms']:.1f} | {e['sample_ms']:.1f} | "
                      f"{e['score_ms']:.1f} | {e['total_ms']:.1f} | {found['VN-Edge']['total_ms']:.1f} | "
                      f"{found['heuristic']['total_ms']:.1f} |")
-    lines += ["", "Notes: scoring cost is mostly per approach ball (32 balls of up to 192 points, kNN-16 graphs), so "
-              "it grows slowly with the number of edges; the heuristic's grows linearly. Preprocessing (open3d voxel "
-              "downsampling and normal estimation) grows with the raw points; edge sampling grows with the "
-              "downsampled points (collision checks). On a 2-core machine shared with other processes one torch "
-              "thread beats two (torch's thread pool then waits on descheduled threads): call "
+    lines += ["", "Notes: the networks' cost has a part per approach ball (32 balls of up to 192 points, kNN-16 "
+              "graphs) and a part per edge (the grasp-frame PointNet over 96 ball points of every edge), which "
+              "dominates at thousands of edges: scoring grows about linearly with the edges, like the heuristic's. "
+              "Preprocessing (open3d voxel downsampling and normal estimation) grows with the raw points; edge "
+              "sampling grows with the downsampled points (collision checks). On a busy 2-core machine one torch "
+              "thread can beat two (torch's thread pool then waits on descheduled threads): call "
               "`torch.set_num_threads(1)` in worker processes.", "",
               f"Wall clock of this benchmark: {time.perf_counter() - start:.0f} s.", ""]
     out = Path(args.out)
