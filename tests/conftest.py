@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 import pytest
+import torch
 
 import equimanip  # noqa: F401  (registers the environments)
 
@@ -21,3 +22,13 @@ def make_env():
     yield factory
     for env in made:
         env.close()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread for a module of small nets: on a busy 2-core machine torch's thread pool
+    slows them up to 10× (use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -15,12 +15,7 @@ from equimanip.policies.grasp.synthetic import box_cloud
 from equimanip.policies.grasp.vn_edge_net import VNEdgeGraspNet
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # small nets on a busy 2-core machine: one thread is much faster
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,7 @@ MODELS = {"edge": EdgeGraspNet, "vn-edge": VNEdgeGraspNet}
 SMALL = {"max_ball_points": 48}  # small balls keep the tests fast; the invariances do not depend on the size
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a busy 2-core machine torch's thread pool slows these small nets 10×."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -47,12 +47,7 @@ def data(tmp_path_factory) -> Path:
     return make_box_dataset(tmp_path_factory.mktemp("grasp_data"))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
