@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -36,7 +37,7 @@ TOP_K = 10  # validation: precision of the top-ranked edges per scene
 class GraspTrainConfig:
     """What ``equimanip grasp train`` runs (saved as ``config.json``)."""
 
-    data: str  # dataset folder (shards + meta.json)
+    data: str  # dataset folder(s) (shards + meta.json); several are joined by os.pathsep, as in PATH
     out: str  # run directory
     model: str = "edge"  # edge | vn-edge
     steps: int = 2000  # optimiser steps
@@ -76,6 +77,19 @@ class GraspTrainConfig:
         data = json.loads(Path(path).read_text())
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def data_folders(data: str | os.PathLike | list) -> list[Path]:
+    """The dataset folders of ``data``: one path, several joined by ``os.pathsep``, or a list."""
+    items = data if isinstance(data, (list, tuple)) else str(data).split(os.pathsep)
+    folders = [Path(str(d)) for d in items if str(d)]
+    if not folders:
+        raise ValueError("no grasp data folder given")
+    return folders
+
+
+def _read_data(data: str) -> list[dict]:
+    return [scene for folder in data_folders(data) for scene in read_shards(folder)]
 
 
 def _fingerprint(scenes: list[dict]) -> dict[str, int]:
@@ -228,7 +242,7 @@ def _open_run(config: GraspTrainConfig, resume: bool) -> GraspTrainConfig:
         saved = GraspTrainConfig.from_json(path).validate()
         if saved.model != config.model:
             raise ValueError(f"{out} is a run of model {saved.model!r}, not {config.model!r}; use a new run directory")
-        if Path(saved.data).resolve() != Path(config.data).resolve():
+        if [p.resolve() for p in data_folders(saved.data)] != [p.resolve() for p in data_folders(config.data)]:
             raise ValueError(f"{out} was trained on {saved.data}, not {config.data}; use a new run directory")
         # a resumed run keeps its settings; only the step budget may grow
         saved.steps = config.steps
@@ -246,7 +260,7 @@ def train_grasp(data: str | Path, model: str = "edge", out: str | Path = "runs/g
     """Train a grasp scorer and write the run directory (see the module docstring).
 
     Args:
-        data: dataset folder (``agents.grasp_dataset`` format).
+        data: dataset folder (``agents.grasp_dataset`` format), or several (a list, or joined by ``os.pathsep``).
         model: ``edge`` (Edge Grasp Network) or ``vn-edge``.
         out: run directory: new or empty, or an existing run with ``resume``.
         steps: total optimiser steps (on resume: the new total).
@@ -274,10 +288,11 @@ def train_grasp(data: str | Path, model: str = "edge", out: str | Path = "runs/g
     unknown = set(options) - {f.name for f in fields(GraspTrainConfig)}
     if unknown:
         raise ValueError(f"unknown training options: {', '.join(sorted(unknown))}")
-    config = GraspTrainConfig(data=str(data), out=str(out), model=model, steps=steps, lr=lr, batch_scenes=batch_scenes,
+    folders = os.pathsep.join(str(d) for d in data_folders(data))
+    config = GraspTrainConfig(data=folders, out=str(out), model=model, steps=steps, lr=lr, batch_scenes=batch_scenes,
                               seed=seed, device=device, **options).validate()
     dev = resolve_device(config.device)
-    scenes = read_shards(config.data)  # before touching the run directory: a bad dataset leaves nothing behind
+    scenes = _read_data(config.data)  # before touching the run directory: a bad dataset leaves nothing behind
     fingerprint = _fingerprint(scenes)
     if fingerprint["positives"] == 0 or fingerprint["positives"] == fingerprint["edges"]:
         raise ValueError(f"{config.data}: all {fingerprint['edges']} labels are "
@@ -348,7 +363,8 @@ def train_grasp(data: str | Path, model: str = "edge", out: str | Path = "runs/g
                "seconds_this_session": round(seconds, 2), "device": str(dev), "seed": config.seed}
     GraspDetector(scorer=config.model, model=net.cpu(), meta={"trained_on": config.data, "steps": config.steps,
                                                                  "val": last_val}).save(out / "model.pt")
-    _plot(history, out / "curve.png", f"{config.model} on {Path(config.data).name}: {config.steps} steps")
+    name = "+".join(p.name for p in data_folders(config.data))
+    _plot(history, out / "curve.png", f"{config.model} on {name}: {config.steps} steps")
     write_json(out / "summary.json", summary)
     return summary
 

@@ -118,7 +118,9 @@ def add_grasp_parser(sub: argparse._SubParsersAction) -> None:
                              description="Train a grasp scorer (BCE on simulated outcomes, balanced positives and "
                                          "negatives). RUN_DIR gets config.json, tb/ (TensorBoard), checkpoint.pt, "
                                          "model.pt (for `--detector RUN_DIR/model.pt`), curve.png and summary.json.")
-    t.add_argument("--data", required=True, metavar="DATA", help="dataset folder written by `equimanip grasp generate`")
+    t.add_argument("--data", required=True, nargs="+", metavar="DATA",
+                   help="dataset folder(s) written by `equimanip grasp generate` (several are trained on together, "
+                        "e.g. a pile and a packed folder)")
     t.add_argument("--model", required=True, choices=("edge", "vn-edge"),
                    help="edge: Edge Grasp Network (rotation augmentation); vn-edge: vector neurons, SE(3)-invariant")
     t.add_argument("--rotation-axes", dest="rotation_axes", choices=("so3", "z"),

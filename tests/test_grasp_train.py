@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -178,3 +179,13 @@ def test_training_beats_chance_on_box_labels(tmp_path, model):
     summary = train_grasp(data, model=model, out=tmp_path / "run", steps=400, lr=1e-3, batch_scenes=4, seed=0,
                           progress=False, val_every=400, checkpoint_every=400, val_fraction=0.25)
     assert summary["val"]["balanced_accuracy"] > 0.6, summary["val"]
+
+
+def test_trains_on_several_data_folders_together(data, tmp_path):
+    other = make_box_dataset(tmp_path / "other", scenes=4, seed=1)
+    summary = train_grasp([data, other], model="edge", out=tmp_path / "run", steps=1, **FAST)
+    assert summary["data"]["scenes"] == 6 + 4
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["data"].split(os.pathsep) == [str(data), str(other)]
+    with pytest.raises(ValueError, match="was trained on"):  # resuming on one of them only is another dataset
+        train_grasp(data, model="edge", out=tmp_path / "run", steps=2, resume=True, **FAST)
