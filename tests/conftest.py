@@ -32,3 +32,16 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def roscore():
+    """A real roscore on 127.0.0.1, on a free port for this module; missing ROS fails, never skips."""
+    from equimanip.ros.testing import start_roscore
+
+    try:
+        core = start_roscore()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield core
+    core.stop()

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from equimanip.ros.testing import NodeProcess, start_roscore
+from equimanip.ros.testing import NodeProcess, write_tiny_run
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = ROOT / "tests" / "ros_probe.py"
@@ -21,31 +21,9 @@ STEPS = 20  # episode length of the loop tests (max_episode_steps)
 
 
 @pytest.fixture(scope="module")
-def roscore():
-    """A real roscore on 127.0.0.1, on a free port for this module; missing ROS fails, never skips."""
-    try:
-        core = start_roscore()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    yield core
-    core.stop()
-
-
-@pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
-    """A BC run directory with an untrained small CNN (32 px): loads and acts like a trained one."""
-    import torch
-
-    from equimanip.agents.bc import BCConfig, make_network
-
-    torch.set_num_threads(1)  # as the nodes do: two threads on two busy cores are 100× slower
-    run = tmp_path_factory.mktemp("tiny_run")
-    config = BCConfig(env="equimanip/BlockInBowl-v0", policy="cnn", n_hidden=8,
-                      env_options={"dpos": 0.02, "image_size": IMAGE_SIZE}).validate()
-    torch.manual_seed(0)
-    (run / "config.json").write_text(config.to_json())
-    torch.save({"model": make_network(config, IMAGE_SIZE).state_dict(), "image_size": IMAGE_SIZE}, run / "model.pt")
-    return run
+    """A BC run directory with an untrained small CNN ({IMAGE_SIZE} px): loads and acts like a trained one."""
+    return write_tiny_run(tmp_path_factory.mktemp("tiny_run"), IMAGE_SIZE, seed=0)
 
 
 def probe(roscore, tmp_path: Path, scenario: str, *args, timeout: float = 60.0) -> dict:

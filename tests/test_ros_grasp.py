@@ -11,21 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from equimanip.ros.testing import NodeProcess, start_roscore
+from equimanip.ros.testing import NodeProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = ROOT / "tests" / "ros_probe.py"
-
-
-@pytest.fixture(scope="module")
-def roscore():
-    """A real roscore on 127.0.0.1, on a free port for this module; missing ROS fails, never skips."""
-    try:
-        core = start_roscore()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    yield core
-    core.stop()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from equimanip.ros.testing import BridgeServer, NodeProcess
+from equimanip.ros.testing import BridgeServer, NodeProcess, write_tiny_run
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_SIZE = 32
@@ -28,18 +28,8 @@ def bridge(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
-    import torch
-
-    from equimanip.agents.bc import BCConfig, make_network
-
-    torch.set_num_threads(1)  # as the nodes do: two threads on two busy cores are 100× slower
-    run = tmp_path_factory.mktemp("tiny_run")
-    config = BCConfig(env="equimanip/BlockInBowl-v0", policy="cnn", n_hidden=8,
-                      env_options={"dpos": 0.02, "image_size": IMAGE_SIZE}).validate()
-    torch.manual_seed(1)
-    (run / "config.json").write_text(config.to_json())
-    torch.save({"model": make_network(config, IMAGE_SIZE).state_dict(), "image_size": IMAGE_SIZE}, run / "model.pt")
-    return run
+    """A BC run directory with an untrained small CNN ({IMAGE_SIZE} px): loads and acts like a trained one."""
+    return write_tiny_run(tmp_path_factory.mktemp("tiny_run"), IMAGE_SIZE, seed=1)
 
 
 class Client:

@@ -22,6 +22,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Terminate a child process, and kill it when it does not end within ``timeout`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def write_tiny_run(run: Path, image_size: int = 32, seed: int = 0) -> Path:
+    """A BC run directory with an untrained small CNN: it loads and acts like a trained one."""
+    import torch
+
+    from equimanip.agents.bc import BCConfig, make_network
+
+    torch.set_num_threads(1)  # as the nodes do: two threads on two busy cores are 100× slower
+    config = BCConfig(env="equimanip/BlockInBowl-v0", policy="cnn", n_hidden=8,
+                      env_options={"dpos": 0.02, "image_size": image_size}).validate()
+    torch.manual_seed(seed)
+    (run / "config.json").write_text(config.to_json())
+    torch.save({"model": make_network(config, image_size).state_dict(), "image_size": image_size}, run / "model.pt")
+    return run
+
+
 def ros_env(port: int, home: str | os.PathLike) -> dict[str, str]:
     """Environment of a process that talks to the master on ``port`` (logs under ``home``)."""
     return {**os.environ, "ROS_MASTER_URI": f"http://127.0.0.1:{port}", "ROS_HOSTNAME": "127.0.0.1",
@@ -116,13 +142,7 @@ class NodeProcess:
         return out
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self._file.close()
 
 
@@ -176,10 +196,5 @@ class BridgeServer:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
             self.proc = None
