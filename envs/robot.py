@@ -89,6 +89,11 @@ class PandaRobot:
         pos, quat = self.sim.link_pose(ROBOT, self.EE_LINK)
         return pos, wrap_half_turn(_hand_yaw(quat))
 
+    def ee_frame(self) -> tuple[np.ndarray, np.ndarray]:
+        """Measured end-effector (grasp-target) position and orientation quaternion (x, y, z, w)."""
+        pos, quat = self.sim.link_pose(ROBOT, self.EE_LINK)
+        return np.asarray(pos, dtype=np.float64), np.asarray(quat, dtype=np.float64)
+
     def finger_width(self) -> float:
         """Opening between the fingers in metres (0 closed, 0.08 open)."""
         return float(np.sum(self.sim.joint_positions(ROBOT, self.FINGER_JOINTS)))

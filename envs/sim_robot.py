@@ -92,3 +92,11 @@ class SimRobot(Robot):
     def joint_state(self) -> tuple[tuple[str, ...], np.ndarray]:
         """Joint names and positions (7 arm joints, 2 fingers), as a driver's ``joint_states`` reports them."""
         return PANDA_JOINT_NAMES, np.asarray(self.tabletop.robot.joint_positions(), dtype=np.float64)
+
+    def ee_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """Measured grasp-target position and orientation (x, y, z, w) in the world frame, as a driver's TF gives it."""
+        return self.tabletop.robot.ee_frame()
+
+    def finger_width(self) -> float:
+        """Opening between the fingers in metres."""
+        return self.tabletop.robot.finger_width()

@@ -19,7 +19,8 @@ DEB_PACKAGES=()
 DEB_PACKAGES+=(gfortran)  # builds py3nj (escnn's Wigner symbols)
 DEB_PACKAGES+=(libusb-1.0-0)  # open3d imports it
 # the ROS 1 bridge (equimanip.ros): a real roscore, rospy and the message packages, from Debian 12
-DEB_PACKAGES+=(ros-core python3-rospy python3-sensor-msgs python3-geometry-msgs python3-std-msgs python3-visualization-msgs)
+DEB_PACKAGES+=(ros-core python3-rospy python3-sensor-msgs python3-geometry-msgs python3-std-msgs python3-visualization-msgs
+              python3-actionlib python3-actionlib-msgs python3-tf2-msgs)
 
 install_debian_packages() {
   local missing=()

@@ -286,13 +286,64 @@ def flood_clouds(seconds: float, n: int) -> dict:
     return {"sent": sent, "bytes": sent * len(msg.data), "answered": len(recs["grasps"].messages)}
 
 
-SCENARIOS = {"bad_images": bad_images, "bad_clouds": bad_clouds, "flood_clouds": flood_clouds, "one_command": one_command,
+def actionlib_gripper_server(goals: int, timeout: float) -> dict:
+    """franka_gripper's two actions served by Debian's actionlib.SimpleActionServer (as franka_gripper_node
+    does) with our generated classes; records the goals until ``goals`` came."""
+    import actionlib
+
+    from equimanip.ros.ros1 import message_class
+
+    received: list = []
+
+    def serve(name: str):
+        server = None
+        result_cls = message_class(f"franka_gripper/{name.capitalize()}Result")
+
+        def execute(goal) -> None:
+            received.append({"action": name, **to_dict(goal)})
+            server.set_succeeded(result_cls(success=True, error=""))
+
+        action_cls = message_class(f"franka_gripper/{name.capitalize()}Action")
+        server = actionlib.SimpleActionServer(f"/franka_gripper/{name}", action_cls, execute_cb=execute, auto_start=False)
+        server.start()
+        return server
+
+    servers = [serve("move"), serve("grasp")]  # noqa: F841 (kept alive while serving)
+    deadline = time.monotonic() + timeout
+    while len(received) < goals and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)  # let the last result go out
+    return {"goals": received}
+
+
+def gripper_client(commands: list, server_wait: float) -> dict:
+    """Our FrankaGripperClient (its own node, through Ros1Transport) sends open/close commands."""
+    from equimanip.ros.franka_gripper import FrankaGripperClient, status_topic
+    from equimanip.ros.ros1 import Ros1Transport, message_class
+
+    tr = Ros1Transport("probe_gripper_client", anonymous=True)
+    client = FrankaGripperClient(tr, "/franka_gripper", open_width=0.08, speed=0.05, force=30.0, epsilon=0.01, timeout=5.0)
+    client.connect()
+    # as actionlib's wait_for_server: the server's status topic is there before the first goal
+    rospy.wait_for_message(status_topic("/franka_gripper", "grasp"), message_class("actionlib_msgs/GoalStatusArray"),
+                           timeout=server_wait)
+    time.sleep(0.5)  # the server's goal subscriber connects to our fresh publishers
+    results = [client.command(bool(c)) for c in commands]
+    tr.shutdown()
+    return {"results": results, "failures": client.failures}
+
+
+OWN_NODE = {"gripper_client"}  # scenarios that start their node through our transport
+
+SCENARIOS = {"actionlib_gripper_server": actionlib_gripper_server, "gripper_client": gripper_client,
+             "bad_images": bad_images, "bad_clouds": bad_clouds, "flood_clouds": flood_clouds, "one_command": one_command,
              "flood_images": flood_images, "sim_topics": sim_topics, "drive_sim": drive_sim}
 
 if __name__ == "__main__":
     name, out_path, *args = sys.argv[1:]
     FLOODING = out_path + ".flooding"
-    rospy.init_node(f"probe_{name}", anonymous=True, disable_signals=True, disable_rostime=True)
+    if name not in OWN_NODE:
+        rospy.init_node(f"probe_{name}", anonymous=True, disable_signals=True, disable_rostime=True)
     result = SCENARIOS[name](*[json.loads(a) for a in args])
     with open(out_path, "w") as f:
         json.dump(result, f)

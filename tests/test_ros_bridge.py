@@ -49,17 +49,31 @@ def policy_node(roscore, tiny_run, tmp_path):
         node.stop()
 
 
-def test_loop_through_ros_equals_the_in_process_episode(roscore, tiny_run, tmp_path):
-    """sim-robot ↔ real master ↔ policy-node, lock-step: the same actions and outcome as in process."""
+def franka_in_sim(tmp_path: Path) -> str:
+    """The franka config (franka_ros conventions: PoseStamped commands, EE pose from /tf, franka_gripper
+    actions, finger joint states) with the sim's workspace box: the sim robot serves it as franka_ros would."""
+    root = ROOT / "assets" / "robots"
+    config = json.loads((root / "franka.json").read_text())
+    config["limits"] = json.loads((root / "sim.json").read_text())["limits"]
+    path = tmp_path / "franka_in_sim.json"
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+@pytest.mark.parametrize("robot_name", ["sim", "franka"])
+def test_loop_through_ros_equals_the_in_process_episode(roscore, tiny_run, tmp_path, robot_name):
+    """sim-robot ↔ real master ↔ policy-node, lock-step: the same actions and outcome as in process,
+    with our sim's topics and with the Franka adapter's conventions."""
     from equimanip.envs.sim_robot import SimRobot
     from equimanip.robots import PolicyRunner
     from equimanip.ros.policy import load_policy, run_env
 
+    config = franka_in_sim(tmp_path) if robot_name == "franka" else robot_name
     sim = NodeProcess(["ros", "sim-robot", "--run", str(tiny_run), "--episodes", "1", "--seed", "7", "--rate", "50",
-                       "--option", f"max_episode_steps={STEPS}", "--json",
+                       "--option", f"max_episode_steps={STEPS}", "--robot", config, "--json",
                        str(tmp_path / "sim.json")], roscore.env, tmp_path / "sim.log", cwd=ROOT)
-    policy = NodeProcess(["ros", "policy-node", "--run", str(tiny_run), "--rate", "50", "--device", "cpu"], roscore.env,
-                         tmp_path / "policy.log", cwd=ROOT)
+    policy = NodeProcess(["ros", "policy-node", "--run", str(tiny_run), "--rate", "50", "--device", "cpu",
+                          "--robot", config], roscore.env, tmp_path / "policy.log", cwd=ROOT)
     try:
         sim.wait(120)
     finally:
@@ -73,6 +87,12 @@ def test_loop_through_ros_equals_the_in_process_episode(roscore, tiny_run, tmp_p
         actions = []
 
         def act(obs):
+            if robot_name == "franka":
+                # the Franka adapter reads holding off the finger joint states (closed by a finished
+                # grasp goal and stopped wider than holding_min_width), not the sim's contacts: the
+                # same inference here, so the loops must agree action for action
+                closed = bool(actions) and actions[-1][0] <= 0
+                obs = {**obs, "holding": np.array([float(closed and robot.finger_width() > 0.004)], np.float32)}
             actions.append(loaded.act(obs))
             return actions[-1]
 
@@ -80,7 +100,7 @@ def test_loop_through_ros_equals_the_in_process_episode(roscore, tiny_run, tmp_p
     assert through_ros["length"] == report.steps == len(actions)
     assert through_ros["success"] == report.info["is_success"]
     sent, wanted = np.array(through_ros["actions"]), np.clip(np.array(actions), -1, 1)
-    np.testing.assert_allclose(sent[:, 1:], wanted[:, 1:], atol=1e-4)  # the deltas, through the twists
+    np.testing.assert_allclose(sent[:, 1:], wanted[:, 1:], atol=1e-4)  # the deltas, through twists or poses
     np.testing.assert_array_equal(sent[:, 0] > 0, wanted[:, 0] > 0)  # the gripper command is open/closed
     assert "policy node stopped" in policy.text()
 

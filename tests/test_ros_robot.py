@@ -8,13 +8,19 @@ import numpy as np
 import pytest
 
 from equimanip.robots import ObservationTimeout, PolicyRunner, load_robot_config
+from equimanip.ros.franka_gripper import FrankaGripperServer
 from equimanip.ros.messages import header, image_from_depth
 from equimanip.ros.ros_robot import RosRobot
+from equimanip.ros.tf_tree import tf_message
 from equimanip.ros.transport import Publisher, Transport
+
+DOWN = (1.0, 0.0, 0.0, 0.0)  # gripper pointing down
+MOVE_GOAL, GRASP_GOAL = "/franka_gripper/move/goal", "/franka_gripper/grasp/goal"
 
 
 class MemoryTransport(Transport):
-    """Publishers record, ``deliver`` calls the subscribers: the node logic without a network."""
+    """Publishers record and loop back to this transport's subscribers; ``deliver`` calls them: the node
+    logic without a network."""
 
     def __init__(self):
         self.sent: dict[str, list] = {}
@@ -24,8 +30,10 @@ class MemoryTransport(Transport):
         box = self.sent.setdefault(topic, [])
 
         class Pub(Publisher):
-            def publish(self, msg):
+            def publish(pub, msg):
                 box.append(msg)
+                for cb in self.callbacks.get(topic, []):
+                    cb(msg)
 
         return Pub()
 
@@ -42,10 +50,16 @@ class MemoryTransport(Transport):
     def shutdown(self) -> None: ...
 
 
-def franka() -> tuple[RosRobot, MemoryTransport]:
+def franka(gripper_server: bool = True) -> tuple[RosRobot, MemoryTransport]:
+    """A RosRobot on the franka config; ``gripper_server``: our franka_gripper server answers its goals."""
     tr = MemoryTransport()
+    server = FrankaGripperServer(tr, "/franka_gripper")
+    if gripper_server:
+        server.serve()
     robot = RosRobot(tr, load_robot_config("franka"), image_size=8)
     robot.connect()
+    if gripper_server:
+        server.publish_status()  # the client waits for it before its first goal
     return robot, tr
 
 
@@ -54,9 +68,9 @@ def joint_state(width: float) -> dict:
             "position": [width / 2, width / 2], "velocity": [], "effort": []}
 
 
-def ee_pose(x: float, y: float, z: float) -> dict:
-    return {"header": header("panda_link0"), "pose": {"position": {"x": x, "y": y, "z": z},
-                                                     "orientation": {"x": 1.0, "y": 0.0, "z": 0.0, "w": 0.0}}}
+def ee_pose(x: float, y: float, z: float, t: float | None = None) -> dict:
+    """The TF message franka_ros's robot_state_publisher would send (one hop here; chains below)."""
+    return tf_message("panda_link0", "panda_hand_tcp", (x, y, z), DOWN, time.time() if t is None else t)
 
 
 def test_franka_pose_commands_move_the_measured_pose():
@@ -73,7 +87,53 @@ def test_franka_pose_commands_move_the_measured_pose():
     assert cmd["header"]["frame_id"] == "panda_link0"
     p = cmd["pose"]["position"]
     assert (p["x"], p["y"], p["z"]) == pytest.approx((0.5 + c.dpos, 0.0, 0.3 - c.dpos))
-    assert tr.sent[c.gripper_command_topic] == [{"data": c.gripper_closed_value}]
+    (goal,) = tr.sent[GRASP_GOAL]  # closing is a franka_gripper GraspAction goal
+    assert goal["goal"]["width"] == 0.0 and goal["goal"]["force"] == c.gripper_force
+    assert goal["goal"]["epsilon"] == {"inner": c.gripper_epsilon, "outer": c.gripper_epsilon}
+    assert not tr.sent[MOVE_GOAL]
+
+
+def test_gripper_goals_are_sent_only_when_the_command_changes():
+    robot, tr = franka()
+    tr.deliver(robot.config.ee_pose_topic, ee_pose(0.5, 0.0, 0.3))
+    for p in (1, 1, -1, -1, -1, 1):
+        robot.send_action(np.array([p, 0, 0, 0, 0], np.float32))
+    assert len(tr.sent[MOVE_GOAL]) == 2 and len(tr.sent[GRASP_GOAL]) == 1
+    assert tr.sent[MOVE_GOAL][0]["goal"] == {"width": robot.config.gripper_open_value, "speed": robot.config.gripper_speed}
+    ids = [g["goal_id"]["id"] for g in tr.sent[MOVE_GOAL] + tr.sent[GRASP_GOAL]]
+    assert len(set(ids)) == 3  # every goal has its own id, as actionlib needs
+
+
+def test_a_gripper_goal_without_result_is_logged_and_sent_again(caplog):
+    robot, tr = franka(gripper_server=False)
+    robot._gripper_client.timeout = 0.05
+    tr.deliver(robot.config.ee_pose_topic, ee_pose(0.5, 0.0, 0.3))
+    robot.send_action(np.array([-1, 0, 0, 0, 0], np.float32))
+    robot.send_action(np.array([-1, 0, 0, 0, 0], np.float32))
+    assert len(tr.sent[GRASP_GOAL]) == 2 and robot._gripper_client.failures == 2
+    assert "no result for the grasp goal" in caplog.text
+    assert len(tr.sent[robot.config.command_topic]) == 2  # the arm still gets its commands
+
+
+def test_the_ee_pose_is_composed_from_tf_and_tf_static():
+    robot, tr = franka()
+    # robot_state_publisher: moving joints on /tf, the fixed hand on /tf_static (latched, old stamp)
+    tr.deliver("/tf", tf_message("panda_link0", "panda_link8", (0.4, 0.1, 0.5), DOWN, time.time()))
+    assert robot.ee_pose() is None and "no_transform" in robot.checks.skipped
+    tr.deliver("/tf_static", tf_message("panda_link8", "panda_hand_tcp", (0.0, 0.0, 0.1034), (0, 0, 0, 1), 1.0))
+    p = robot.ee_pose()["position"]
+    assert (p["x"], p["y"], p["z"]) == pytest.approx((0.4, 0.1, 0.5 - 0.1034))  # the hand points down
+    tr.deliver("/tf", tf_message("panda_link0", "panda_link8", (0.4, 0.1, 0.5), DOWN, time.time() - 10))
+    assert "invalid" in robot.checks.skipped  # out of order: the newer transform is kept
+    assert robot.ee_pose() is not None
+
+
+def test_a_stale_tf_pose_is_not_used_for_a_pose_command():
+    robot, tr = franka()
+    tr.deliver(robot.config.ee_pose_topic, ee_pose(0.5, 0.0, 0.3, t=time.time() - 5))
+    with pytest.raises(ObservationTimeout, match="no fresh end-effector pose"):
+        robot.send_action(np.array([1, 0, 0, 0, 0], np.float32))
+    assert robot.checks.skipped == {"stale": 1}
 
 
 def test_a_closed_gripper_stopped_by_an_object_reads_as_holding():
@@ -107,7 +167,7 @@ def test_hold_resends_the_measured_pose_and_keeps_the_gripper():
     robot.hold()
     (cmd,) = tr.sent[c.command_topic]
     assert cmd["pose"]["position"] == {"x": 0.4, "y": 0.1, "z": 0.2}
-    assert tr.sent[c.gripper_command_topic] == [{"data": c.gripper_open_value}]
+    assert not tr.sent[MOVE_GOAL] and not tr.sent[GRASP_GOAL]  # a hold never moves the fingers
 
 
 def test_ur_twist_commands_are_delta_over_period():

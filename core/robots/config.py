@@ -17,7 +17,8 @@ from equimanip.robots.safety import SafetyLimits
 
 COMMAND_TYPES = ("geometry_msgs/TwistStamped", "geometry_msgs/Twist", "geometry_msgs/PoseStamped")
 GRIPPER_STATE_TYPES = ("std_msgs/Bool", "sensor_msgs/JointState")
-GRIPPER_COMMAND_TYPES = ("std_msgs/Float32", "std_msgs/Float64")
+GRIPPER_COMMAND_TYPES = ("std_msgs/Float32", "std_msgs/Float64", "franka_gripper/GraspAction")
+EE_POSE_TYPES = ("geometry_msgs/PoseStamped", "tf2_msgs/TFMessage")
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,15 @@ class RobotConfig:
     gripper_command_topic: str
     gripper_command_type: str = "std_msgs/Float32"
     ee_pose_topic: str = ""
+    ee_pose_type: str = "geometry_msgs/PoseStamped"
     gripper_joints: tuple[str, ...] = ()
     holding_min_width: float = 0.004
     gripper_open_value: float = 1.0
     gripper_closed_value: float = -1.0
+    gripper_speed: float = 0.1
+    gripper_force: float = 20.0
+    gripper_epsilon: float = 0.08
+    gripper_timeout: float = 3.0
     depth_scale_16uc1: float = 0.001
     control_rate_hz: float = 10.0
     dpos: float = 0.02
@@ -51,13 +57,17 @@ class RobotConfig:
     def __post_init__(self) -> None:
         for key, value, accepted in (("command_type", self.command_type, COMMAND_TYPES),
                                      ("gripper_state_type", self.gripper_state_type, GRIPPER_STATE_TYPES),
-                                     ("gripper_command_type", self.gripper_command_type, GRIPPER_COMMAND_TYPES)):
+                                     ("gripper_command_type", self.gripper_command_type, GRIPPER_COMMAND_TYPES),
+                                     ("ee_pose_type", self.ee_pose_type, EE_POSE_TYPES)):
             if value not in accepted:
                 raise ValueError(f"{self.name}: unknown {key} {value!r}; accepted: {', '.join(accepted)}")
         if self.command_type == "geometry_msgs/PoseStamped" and not self.ee_pose_topic:
             raise ValueError(f"{self.name}: a PoseStamped command needs ee_pose_topic (the current gripper pose)")
         if self.gripper_state_type == "sensor_msgs/JointState" and not self.gripper_joints:
             raise ValueError(f"{self.name}: a JointState gripper state needs gripper_joints (the finger joint names)")
+        for key in ("gripper_speed", "gripper_force", "gripper_timeout"):
+            if not getattr(self, key) > 0:
+                raise ValueError(f"{self.name}: {key} must be positive, got {getattr(self, key)}")
         if self.control_rate_hz <= 0:
             raise ValueError(f"{self.name}: control_rate_hz must be positive, got {self.control_rate_hz}")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from equimanip.ros.messages import MessageError, header, pose, vector3
+from equimanip.ros.messages import MessageError, header, pose, quaternion_multiply, vector3
 from equimanip.symmetry import ACTION_DIM, ACTION_INDEX
 
 XY, Z, THETA, P = ACTION_INDEX["dxy"], ACTION_INDEX["dz"], ACTION_INDEX["dtheta"], ACTION_INDEX["p"]
@@ -64,8 +64,36 @@ def pose_stamped_from_action(action: np.ndarray, current: Mapping[str, Any], dpo
     position[2] += float(a[Z][0]) * dpos
     half = float(a[THETA][0]) * drot / 2
     qz = (0.0, 0.0, math.sin(half), math.cos(half))  # rotation about the base frame's z: q' = qz ⊗ q
-    x1, y1, z1, w1 = qz
-    x2, y2, z2, w2 = (float(q[k]) for k in "xyzw")
-    turned = (w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2, w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2,
-              w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2, w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2)
+    turned = quaternion_multiply(qz, [q[k] for k in "xyzw"])
     return {"header": header(frame_id, t), "pose": pose(position, turned)}
+
+
+def action_from_pose(target: Mapping[str, Any], current: Mapping[str, Any], open_gripper: bool, dpos: float,
+                     drot: float) -> np.ndarray:
+    """The normalised action that moves ``current`` to ``target`` (the inverse of :func:`pose_stamped_from_action`).
+
+    Raises:
+        MessageError: a pose is malformed or not finite, or ``target`` is tilted from ``current``
+            (our actions turn about the base z axis only).
+    """
+    try:
+        p1 = np.array([float(target["position"][k]) for k in "xyz"])
+        p0 = np.array([float(current["position"][k]) for k in "xyz"])
+        q1 = np.array([float(target["orientation"][k]) for k in "xyzw"])
+        q0 = np.array([float(current["orientation"][k]) for k in "xyzw"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MessageError(f"not a geometry_msgs/Pose: {exc!r}") from None
+    if not (np.all(np.isfinite(p1)) and np.all(np.isfinite(q1))) or abs(np.linalg.norm(q1) - 1.0) > 1e-3:
+        raise MessageError(f"target pose is not finite or its orientation not a unit quaternion: {p1}, {q1}")
+    q0_inv = np.array([-q0[0], -q0[1], -q0[2], q0[3]]) / np.dot(q0, q0)
+    turn = quaternion_multiply(q1 / np.linalg.norm(q1), q0_inv)  # target = turn ⊗ current
+    if math.hypot(turn[0], turn[1]) > 1e-3:
+        raise MessageError("target pose is tilted from the current one: only turns about the base z axis are actions")
+    action = np.zeros(ACTION_DIM, dtype=np.float32)
+    action[XY] = (p1[:2] - p0[:2]) / dpos
+    action[Z] = (p1[2] - p0[2]) / dpos
+    if turn[3] < 0:  # q and -q are one rotation: take the short way round
+        turn = -turn
+    action[THETA] = 2.0 * math.atan2(turn[2], turn[3]) / drot
+    action[P] = 1.0 if open_gripper else -1.0
+    return action

@@ -207,6 +207,21 @@ def quaternion_from_matrix(m: np.ndarray) -> tuple[float, float, float, float]:
     return float(x), float(y), float(z), float(w)
 
 
+def quaternion_multiply(a: Any, b: Any) -> np.ndarray:
+    """``a ⊗ b`` for quaternions in ROS order (x, y, z, w)."""
+    x1, y1, z1, w1 = (float(v) for v in a)
+    x2, y2, z2, w2 = (float(v) for v in b)
+    return np.array([w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2, w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2,
+                     w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2, w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2])
+
+
+def rotate(q: Any, v: Any) -> np.ndarray:
+    """``v`` rotated by the unit quaternion ``q`` (x, y, z, w)."""
+    q = np.asarray(q, dtype=np.float64)
+    u, w = q[:3], q[3]
+    return np.asarray(v, dtype=np.float64) + 2.0 * np.cross(u, np.cross(u, v) + w * np.asarray(v, dtype=np.float64))
+
+
 def pose(position: Any, quaternion: Any) -> dict[str, Any]:
     x, y, z = (float(v) for v in position)
     qx, qy, qz, qw = (float(v) for v in quaternion)

@@ -33,8 +33,8 @@ def import_rospy() -> Any:
     return rospy
 
 
-def message_class(msg_type: str) -> type:
-    """The rospy class of ``pkg/Type`` (``Header`` is ``std_msgs/Header``)."""
+def installed_message_class(msg_type: str) -> type:
+    """The rospy class of ``pkg/Type`` from an installed message package (``Header`` is ``std_msgs/Header``)."""
     if msg_type == "Header":
         msg_type = "std_msgs/Header"
     pkg, _, name = msg_type.partition("/")
@@ -43,6 +43,15 @@ def message_class(msg_type: str) -> type:
     except (ImportError, AttributeError):
         raise ValueError(f"unknown ROS message type {msg_type!r} (is the Debian package python3-{pkg.replace('_', '-')} "
                          "installed?)") from None
+
+
+def message_class(msg_type: str) -> type:
+    """The rospy class of ``pkg/Type``: installed, or a driver type Debian lacks (:mod:`equimanip.ros.driver_msgs`)."""
+    from equimanip.ros.driver_msgs import definitions, driver_message_class
+
+    if msg_type in definitions():
+        return driver_message_class(msg_type)
+    return installed_message_class(msg_type)
 
 
 def _value_to_msg(slot_type: str, value: Any) -> Any:
@@ -101,6 +110,9 @@ class _Ros1Publisher(Publisher):
 
     def publish(self, msg: Message) -> None:
         self._pub.publish(to_msg(self._cls, msg))
+
+    def num_subscribers(self) -> int | None:
+        return self._pub.get_num_connections()
 
 
 class Ros1Transport(Transport):

@@ -10,7 +10,9 @@ import numpy as np
 from equimanip.robots import ObservationTimeout, Robot, RobotConfig, RobotObservation, SafetyLimits, hold_action
 from equimanip.ros.commands import gripper_value, pose_stamped_from_action, twist_from_action, twist_stamped_from_action
 from equimanip.ros.checks import MessageChecks
+from equimanip.ros.franka_gripper import FrankaGripperClient
 from equimanip.ros.messages import MessageError, depth_from_image
+from equimanip.ros.tf_tree import TransformTree
 from equimanip.ros.transport import LatestMessage, Message, Transport, log
 
 
@@ -46,6 +48,8 @@ class RosRobot(Robot):
         self._connected = False
         self.checks = MessageChecks(max_age)
         self._cmd_pub = self._grip_pub = None
+        self._gripper_client: FrankaGripperClient | None = None
+        self.tf = TransformTree()  # the end-effector pose when the driver publishes it as TF
 
     # -- incoming ----------------------------------------------------------------------------
     def _on_image(self, msg: Message) -> None:
@@ -73,12 +77,35 @@ class RosRobot(Robot):
             self.checks.skip(topic, "invalid", f"JointState without the gripper joints {joints} ({exc})")
             return
         if t is not None:
-            # a closed gripper that stops before its fingers meet holds something
-            self._holding = float((not self._commanded_open) and width > self.config.holding_min_width)
+            # a closed gripper that stops before its fingers meet holds something; an action-driven one
+            # counts as closed once its grasp goal has finished
+            closed = self._gripper_client.closed if self._gripper_client is not None else not self._commanded_open
+            self._holding = float(closed and width > self.config.holding_min_width)
 
     def _on_ee_pose(self, msg: Message) -> None:
         if self.checks.fresh(self.config.ee_pose_topic, msg) is not None:
             self._ee_pose = msg.get("pose")
+
+    def _on_tf(self, msg: Message, static: bool) -> None:
+        topic = "/tf_static" if static else self.config.ee_pose_topic
+        for problem in self.tf.update(msg, static=static):
+            self.checks.skip(topic, "invalid", problem)
+
+    def ee_pose(self) -> dict | None:
+        """The last measured ``geometry_msgs/Pose`` of ``ee_frame`` in ``base_frame`` (``None`` before one came,
+        or when TF's is older than ``max_age``)."""
+        c = self.config
+        if c.ee_pose_type != "tf2_msgs/TFMessage":
+            return self._ee_pose
+        try:
+            found, t = self.tf.pose(c.base_frame, c.ee_frame)
+        except LookupError as exc:
+            self.checks.skip(c.ee_pose_topic, "no_transform", str(exc))
+            return None
+        if t and time.time() - t > self.max_age:
+            self.checks.skip(c.ee_pose_topic, "stale", f"{c.base_frame} -> {c.ee_frame} is {time.time() - t:.3f} s old")
+            return None
+        return found
 
     # -- the Robot interface -----------------------------------------------------------------
     def connect(self) -> None:
@@ -87,10 +114,19 @@ class RosRobot(Robot):
         c, tr = self.config, self.transport
         tr.subscribe(c.depth_topic, "sensor_msgs/Image", self._on_image, queue_size=1)
         tr.subscribe(c.gripper_state_topic, c.gripper_state_type, self._on_gripper, queue_size=1)
-        if c.ee_pose_topic:
-            tr.subscribe(c.ee_pose_topic, "geometry_msgs/PoseStamped", self._on_ee_pose, queue_size=1)
+        if c.ee_pose_topic and c.ee_pose_type == "tf2_msgs/TFMessage":
+            # TF comes in bursts of several messages (one per publisher): keep a few
+            tr.subscribe(c.ee_pose_topic, c.ee_pose_type, lambda m: self._on_tf(m, False), queue_size=10)
+            tr.subscribe("/tf_static", c.ee_pose_type, lambda m: self._on_tf(m, True), queue_size=10)
+        elif c.ee_pose_topic:
+            tr.subscribe(c.ee_pose_topic, c.ee_pose_type, self._on_ee_pose, queue_size=1)
         self._cmd_pub = tr.publisher(c.command_topic, c.command_type, queue_size=1)
-        self._grip_pub = tr.publisher(c.gripper_command_topic, c.gripper_command_type, queue_size=1)
+        if c.gripper_command_type == "franka_gripper/GraspAction":
+            self._gripper_client = FrankaGripperClient(tr, c.gripper_command_topic, c.gripper_open_value, c.gripper_speed,
+                                                       c.gripper_force, c.gripper_epsilon, c.gripper_timeout)
+            self._gripper_client.connect()
+        else:
+            self._grip_pub = tr.publisher(c.gripper_command_topic, c.gripper_command_type, queue_size=1)
         self._connected = True
         log.info("robot %s: depth %s, gripper state %s -> commands %s (%s), gripper %s; dpos %.3f m, drot %.3f rad, %d px",
                  c.name, c.depth_topic, c.gripper_state_topic, c.command_topic, c.command_type, c.gripper_command_topic,
@@ -113,19 +149,26 @@ class RosRobot(Robot):
         self._action_stamp = t
         return RobotObservation({"depth": depth, "holding": np.array([self._holding], dtype=np.float32)}, t)
 
-    def _send(self, action: np.ndarray, t: float | None) -> None:
+    def _send(self, action: np.ndarray, t: float | None, hold: bool = False) -> None:
         c = self.config
         period = 1.0 / self.rate_hz
-        # the gripper first: a lock-step robot steps once it has both halves of the action
-        self._grip_pub.publish({"data": gripper_value(action, c.gripper_open_value, c.gripper_closed_value)})
+        # the gripper first: a lock-step robot steps once it has both halves of the action, and an
+        # action-driven gripper finishes closing before the arm moves
+        if self._gripper_client is not None:
+            if not hold:  # a hold never starts a gripper motion (it could drop what the fingers hold)
+                self._gripper_client.command(float(np.asarray(action)[0]) > 0.0)
+        else:
+            self._grip_pub.publish({"data": gripper_value(action, c.gripper_open_value, c.gripper_closed_value)})
         if c.command_type == "geometry_msgs/TwistStamped":
             self._cmd_pub.publish(twist_stamped_from_action(action, self.dpos, self.drot, period, c.base_frame, t))
         elif c.command_type == "geometry_msgs/Twist":
             self._cmd_pub.publish(twist_from_action(action, self.dpos, self.drot, period))
         else:
-            if self._ee_pose is None:
-                raise ObservationTimeout(f"no end-effector pose on {c.ee_pose_topic} yet: cannot send a PoseStamped")
-            self._cmd_pub.publish(pose_stamped_from_action(action, self._ee_pose, self.dpos, self.drot, c.base_frame, t))
+            current = self.ee_pose()
+            if current is None:
+                raise ObservationTimeout(f"no fresh end-effector pose ({c.base_frame} -> {c.ee_frame}) on {c.ee_pose_topic}: "
+                                         "cannot send a PoseStamped")
+            self._cmd_pub.publish(pose_stamped_from_action(action, current, self.dpos, self.drot, c.base_frame, t))
 
     def send_action(self, action: np.ndarray) -> None:
         if not self._connected:
@@ -138,7 +181,7 @@ class RosRobot(Robot):
         if not self._connected:
             return
         try:
-            self._send(hold_action(self._commanded_open), None)
+            self._send(hold_action(self._commanded_open), None, hold=True)
         except Exception as exc:  # hold must not raise; the driver's own timeout stops a velocity controller
             log.error("hold command failed: %s", exc)
 
@@ -146,9 +189,10 @@ class RosRobot(Robot):
         self.hold()
 
     def ee_position(self) -> np.ndarray | None:
-        if self._ee_pose is None:
+        current = self.ee_pose()
+        if current is None:
             return None
-        p = self._ee_pose["position"]
+        p = current["position"]
         return np.array([p["x"], p["y"], p["z"]], dtype=np.float64)
 
     def safety_limits(self) -> SafetyLimits:

@@ -20,9 +20,12 @@ from typing import Any
 import numpy as np
 
 from equimanip.robots import RobotConfig
-from equimanip.ros.commands import action_from_twist
-from equimanip.ros.messages import MessageError, cloud_from_xyz, header, header_seconds, image_from_depth
+from equimanip.ros.commands import action_from_pose, action_from_twist
+from equimanip.ros.franka_gripper import FrankaGripperServer
+from equimanip.ros.messages import MessageError, cloud_from_xyz, header, header_seconds, image_from_depth, pose
 from equimanip.ros.checks import RateLimitedLog
+from equimanip.ros.tf_tree import tf_message
+from equimanip.symmetry import ACTION_DIM, ACTION_INDEX
 from equimanip.ros.transport import LatestMessage, Message, Transport, log
 
 POINTS_TOPIC = "/equimanip/camera/points"
@@ -49,6 +52,11 @@ class SimRobotResults:
 class SimRobotNode:
     """Serve a :class:`~equimanip.envs.sim_robot.SimRobot` on the topics of ``config`` (``assets/robots/sim.json``).
 
+    The config's conventions are served as a real driver would: twist or pose commands, the gripper
+    state as ``std_msgs/Bool`` or finger ``sensor_msgs/JointState``, the end-effector pose as
+    ``PoseStamped`` or TF, the gripper commands as topics or franka_gripper actions; so
+    ``--robot franka`` exercises the Franka adapter end to end (in the sim's world frame).
+
     Args:
         transport: a connected transport.
         robot: a connected SimRobot (its first episode is reset with ``seed``).
@@ -67,8 +75,10 @@ class SimRobotNode:
         self.rate_hz = float(rate_hz or config.control_rate_hz)
         self.republish, self.command_timeout = republish, command_timeout
         self.results = SimRobotResults()
-        self._twists = LatestMessage()
+        self._motions = LatestMessage()  # (action with p unset, stamp it answers, arrival time)
         self._gripper = LatestMessage()
+        self._gripper_server: FrankaGripperServer | None = None
+        self._published_pose: dict | None = None  # the measured pose sent with the latest image
         self._resets = LatestMessage()
         self._log = RateLimitedLog()
         self._published_stamp = 0.0
@@ -77,16 +87,22 @@ class SimRobotNode:
         self._episode_actions: list[list[float]] = []  # what the env received (the --json results list them)
 
     # -- callbacks ---------------------------------------------------------------------------
-    def _on_twist(self, msg: Message) -> None:
+    def _on_command(self, msg: Message) -> None:
         try:
             # an unstamped Twist cannot say which image it answers: take it as an answer to the latest
             t = header_seconds(msg) if "header" in msg else self._published_stamp
-            twist = msg["twist"] if "twist" in msg else msg
-            action_from_twist(twist, True, self.robot.dpos, self.robot.drot, 1.0 / self.rate_hz)  # validates
+            if self.config.command_type == "geometry_msgs/PoseStamped":
+                current = self._published_pose
+                if current is None:
+                    raise MessageError("no end-effector pose published yet")
+                motion = action_from_pose(msg["pose"], current, True, self.robot.dpos, self.robot.drot)
+            else:
+                twist = msg["twist"] if "twist" in msg else msg
+                motion = action_from_twist(twist, True, self.robot.dpos, self.robot.drot, 1.0 / self.rate_hz)
         except (MessageError, KeyError, TypeError) as exc:
             self._skip("invalid command", f"{self.config.command_topic}: command skipped: {exc}")
             return
-        self._twists.put((twist, t, time.time()))
+        self._motions.put((motion, t, time.time()))
 
     def _on_gripper(self, msg: Message) -> None:
         self._gripper.put(float(msg.get("data", 0.0)))
@@ -100,13 +116,28 @@ class SimRobotNode:
 
     # -- publishing --------------------------------------------------------------------------
     def _publish(self) -> None:
+        c = self.config
         seen = self.robot.observe()
         t = time.time()
         self._published_stamp = t
-        self._pub_holding.publish({"data": bool(seen.obs["holding"][0] > 0.5)})
+        if c.gripper_state_type == "sensor_msgs/JointState":
+            # the fingers share the opening, as franka_gripper's joint_states report it
+            share = self.robot.finger_width() / len(c.gripper_joints)
+            self._pub_holding.publish({"header": header(c.base_frame, t), "name": list(c.gripper_joints),
+                                       "position": [share] * len(c.gripper_joints), "velocity": [], "effort": []})
+        else:
+            self._pub_holding.publish({"data": bool(seen.obs["holding"][0] > 0.5)})
         names, positions = self.robot.joint_state()
-        self._pub_joints.publish({"header": header(self.config.base_frame, t), "name": list(names),
+        self._pub_joints.publish({"header": header(c.base_frame, t), "name": list(names),
                                   "position": positions.tolist(), "velocity": [], "effort": []})
+        position, quaternion = self.robot.ee_pose()
+        self._published_pose = pose(position, quaternion)
+        if c.ee_pose_topic and c.ee_pose_type == "tf2_msgs/TFMessage":
+            self._pub_ee.publish(tf_message(c.base_frame, c.ee_frame, position, quaternion, t))
+        elif c.ee_pose_topic:
+            self._pub_ee.publish({"header": header(c.base_frame, t), "pose": self._published_pose})
+        if self._gripper_server is not None:
+            self._gripper_server.publish_status()
         if "point_cloud" in seen.obs:
             self._pub_points.publish(cloud_from_xyz(seen.obs["point_cloud"], self.config.base_frame, t))
         # the image last: a policy that answers it finds the gripper state already there
@@ -130,16 +161,25 @@ class SimRobotNode:
         self._pub_depth = tr.publisher(c.depth_topic, "sensor_msgs/Image", queue_size=2)
         self._pub_points = tr.publisher(POINTS_TOPIC, "sensor_msgs/PointCloud2", queue_size=2)
         self._pub_joints = tr.publisher(JOINT_STATES_TOPIC, "sensor_msgs/JointState", queue_size=2)
-        self._pub_holding = tr.publisher(c.gripper_state_topic, "std_msgs/Bool", queue_size=2)
+        self._pub_holding = tr.publisher(c.gripper_state_topic, c.gripper_state_type, queue_size=2)
+        if c.ee_pose_topic:
+            self._pub_ee = tr.publisher(c.ee_pose_topic, c.ee_pose_type, queue_size=2)
         self._pub_episode = tr.publisher(EPISODE_TOPIC, "std_msgs/String", queue_size=10, latch=True)
-        tr.subscribe(c.command_topic, c.command_type, self._on_twist, queue_size=2)
-        tr.subscribe(c.gripper_command_topic, c.gripper_command_type, self._on_gripper, queue_size=2)
+        tr.subscribe(c.command_topic, c.command_type, self._on_command, queue_size=2)
+        if c.gripper_command_type == "franka_gripper/GraspAction":
+            self._gripper_server = FrankaGripperServer(tr, c.gripper_command_topic)
+            self._gripper_server.serve()
+            gripper_mailbox = self._gripper_server.commands  # True = open
+        else:
+            tr.subscribe(c.gripper_command_topic, c.gripper_command_type, self._on_gripper, queue_size=2)
+            gripper_mailbox = self._gripper
         tr.subscribe(RESET_TOPIC, "std_msgs/Int64", self._on_reset, queue_size=1)
         self._reset(self.seed)
         log.info("sim robot: %s, %s mode at %.1f Hz; image %s, commands %s", self.robot.env_id, self.mode, self.rate_hz,
                  c.depth_topic, c.command_topic)
         self._publish()
-        used_twist = used_grip = used_reset = 0
+        used_motion = used_grip = used_reset = 0
+        open_gripper = True
         last_publish = time.monotonic()
         next_tick = time.monotonic()
         while not tr.is_shutdown() and (self.episodes is None or len(self.results.episodes) < self.episodes):
@@ -150,31 +190,35 @@ class SimRobotNode:
                 last_publish = time.monotonic()
                 continue
             if self.mode == "lockstep":
-                item, count = self._twists.get(newer_than=used_twist, timeout=0.05)
-                if count == used_twist:
+                item, count = self._motions.get(newer_than=used_motion, timeout=0.05)
+                if count == used_motion:
                     if time.monotonic() - last_publish > self.republish:
                         self._publish()
                         last_publish = time.monotonic()
                     continue
-                used_twist = count
-                twist, t, _ = item
+                used_motion = count
+                motion, t, _ = item
                 if abs(t - self._published_stamp) > 1e-5:
                     self._skip("old command", "command skipped: it answers an older image (lockstep)")
                     continue
-                # the policy sends the gripper half first; wait briefly if it is still on its way
-                value, g = self._gripper.get(newer_than=used_grip, timeout=0.2)
-                used_grip = g
+                if self._gripper_server is not None:
+                    # an action client waits for the goal's result before it sends the arm command
+                    value, _ = gripper_mailbox.get(timeout=0)
+                else:
+                    # the policy sends the gripper half first; wait briefly if it is still on its way
+                    value, used_grip = gripper_mailbox.get(newer_than=used_grip, timeout=0.2)
             else:
                 next_tick += 1.0 / self.rate_hz
                 tr.sleep_until(next_tick)
-                item, _ = self._twists.get(timeout=0)
-                value, _ = self._gripper.get(timeout=0)
-                if item is None or time.time() - item[2] > self.command_timeout:
-                    twist = {"linear": {"x": 0, "y": 0, "z": 0}, "angular": {"x": 0, "y": 0, "z": 0}}  # hold
-                else:
-                    twist = item[0]
-            open_gripper = True if value is None else value > (c.gripper_open_value + c.gripper_closed_value) / 2
-            action = action_from_twist(twist, open_gripper, self.robot.dpos, self.robot.drot, 1.0 / self.rate_hz)
+                item, _ = self._motions.get(timeout=0)
+                value, _ = gripper_mailbox.get(timeout=0)
+                motion = item[0] if item is not None and time.time() - item[2] <= self.command_timeout else None
+            if isinstance(value, bool):
+                open_gripper = value
+            elif value is not None:
+                open_gripper = value > (c.gripper_open_value + c.gripper_closed_value) / 2
+            action = np.zeros(ACTION_DIM, dtype=np.float32) if motion is None else motion.copy()  # none: hold
+            action[ACTION_INDEX["p"]] = 1.0 if open_gripper else -1.0
             action = np.clip(action, -1.0, 1.0)
             self._episode_actions.append([round(float(v), 6) for v in action])
             self._episode_steps += 1

@@ -20,6 +20,10 @@ class Publisher(abc.ABC):
     def publish(self, msg: Message) -> None:
         """Send one message (dict form, see :mod:`equimanip.ros.messages`)."""
 
+    def num_subscribers(self) -> int | None:
+        """Subscribers connected to this publisher, where the transport can tell (``None`` where not)."""
+        return None
+
 
 class Transport(abc.ABC):
     """A connection to a ROS graph under one node name.
