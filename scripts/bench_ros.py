@@ -179,45 +179,56 @@ def action_rate(core, run: Path, rate: float, image_hz: float, seconds: float, l
     return result
 
 
-def success_through_ros(core, run: Path, episodes: int, seed: int, log_dir: Path, trained_with: str = "") -> dict:
-    from equimanip.cli import _load_any_run
-    from equimanip.ros.testing import NodeProcess
+def loop_through_ros(core, run: Path, episodes: int, seed: int, log_dir: Path, robot: str) -> dict:
+    """The run's episodes through sim-robot ↔ roscore ↔ policy-node with ``robot``'s conventions."""
+    from equimanip.rollout import wilson_interval
+    from equimanip.ros.testing import NodeProcess, write_robot_config_in_sim
 
-    out = log_dir / "sim.json"
+    config = robot if robot == "sim" else str(write_robot_config_in_sim(robot, log_dir / f"{robot}_in_sim.json"))
+    out = log_dir / f"sim_{robot}.json"
     t = time.monotonic()
     sim = NodeProcess(["ros", "sim-robot", "--run", str(run), "--episodes", str(episodes), "--seed", str(seed),
-                       "--no-point-cloud", "--json", str(out)], core.env, log_dir / "sim_robot.log", cwd=ROOT)
-    policy = NodeProcess(["ros", "policy-node", "--run", str(run), "--device", "cpu"], core.env,
-                         log_dir / "policy_loop.log", cwd=ROOT)
+                       "--no-point-cloud", "--robot", config, "--json", str(out)], core.env,
+                      log_dir / f"sim_robot_{robot}.log", cwd=ROOT)
+    policy = NodeProcess(["ros", "policy-node", "--run", str(run), "--device", "cpu", "--robot", config], core.env,
+                         log_dir / f"policy_loop_{robot}.log", cwd=ROOT)
     try:
         sim.wait(timeout=60 * episodes + 120)
     finally:
         policy.stop()
         sim.stop()
-    ros_s = time.monotonic() - t
     through = json.loads(out.read_text())
+    k = sum(e["success"] for e in through["episodes"])
+    return {"robot": robot, "success_rate": k / episodes, "ci95": wilson_interval(k, episodes),
+            "mean_length": float(np.mean([e["length"] for e in through["episodes"]])),
+            "seconds": time.monotonic() - t, "skipped_commands": through["skipped_commands"]}
+
+
+def success_through_ros(core, run: Path, episodes: int, seed: int, log_dir: Path, trained_with: str = "",
+                        robots: tuple[str, ...] = ("sim", "franka")) -> dict:
+    from equimanip.cli import _load_any_run
+
+    loops = [loop_through_ros(core, run, episodes, seed, log_dir, robot) for robot in robots]
     from equimanip.agents.train_rl import evaluate
 
     t = time.monotonic()
     model, config = _load_any_run(run, device="cpu")
     inproc = evaluate(model, config, episodes, seed)
     local_s = time.monotonic() - t
-    ros_success = [e["success"] for e in through["episodes"]]
-    from equimanip.rollout import wilson_interval
-
-    k = sum(ros_success)
     cfg = json.loads((run / "config.json").read_text())
     algo = cfg.get("kind", "rl") if cfg.get("kind") != "bc" else ("SEIL" if cfg.get("simulate_n", 0) > 0 else "BC")
     trained = (f"{algo}, {cfg.get('policy')} {cfg.get('group', '')} network, {cfg.get('demos')} demos, "
                f"{cfg.get('steps')} steps, seed {cfg.get('seed')}, env options {cfg.get('env_options')}")
     if trained_with:
         trained += f"; trained with `{trained_with}`"
-    return {"episodes": episodes, "seed": seed, "trained": trained,
-            "ros_mean_length": float(np.mean([e["length"] for e in through["episodes"]])),
+    return {"episodes": episodes, "seed": seed, "trained": trained, "through_ros": loops,
             "inprocess_mean_length": inproc["mean_length"],
-            "ros_success_rate": k / episodes, "ros_ci95": wilson_interval(k, episodes),
             "inprocess_success_rate": inproc["success_rate"], "inprocess_ci95": inproc["success_ci95"],
-            "ros_seconds": ros_s, "inprocess_seconds": local_s, "skipped_commands": through["skipped_commands"]}
+            "inprocess_seconds": local_s}
+
+
+LOOP_NAMES = {"sim": "sim topics (TwistStamped)", "franka": "Franka adapter (franka_ros conventions)",
+              "ur": "UR adapter (ur_robot_driver conventions)"}
 
 
 def write_report(path: Path, data: dict) -> None:
@@ -258,15 +269,19 @@ def write_report(path: Path, data: dict) -> None:
                   f"`equimanip eval`'s in-process evaluation. 95 % Wilson intervals. Measured by "
                   f"`{data.get('success_command', data['command'])}`.", "",
                   f"The policy: {s.get('trained', '')}.", "",
-                  "| path | success | 95 % CI | mean length | wall s |", "|---|---|---|---|---|",
-                  f"| through ROS | {s['ros_success_rate']:.2f} | {s['ros_ci95'][0]:.2f}–{s['ros_ci95'][1]:.2f} | "
-                  f"{s.get('ros_mean_length', float('nan')):.2f} | {s['ros_seconds']:.0f} |",
+                  "| path | success | 95 % CI | mean length | wall s | commands skipped |", "|---|---|---|---|---|---|",
+                  *[f"| through ROS, {LOOP_NAMES.get(r['robot'], r['robot'])} | {r['success_rate']:.2f} | "
+                    f"{r['ci95'][0]:.2f}–{r['ci95'][1]:.2f} | {r['mean_length']:.2f} | {r['seconds']:.0f} | "
+                    f"{r['skipped_commands']} |" for r in s["through_ros"]],
                   f"| in process | {s['inprocess_success_rate']:.2f} | {s['inprocess_ci95'][0]:.2f}–"
                   f"{s['inprocess_ci95'][1]:.2f} | {s.get('inprocess_mean_length', float('nan')):.2f} | "
-                  f"{s['inprocess_seconds']:.0f} |", "",
+                  f"{s['inprocess_seconds']:.0f} | – |", "",
                   "Through ROS the sim robot steps at the policy node's 10 Hz control rate (lockstep: one step per "
-                  "command), which is most of its wall time; in process runs as fast as it can.", "",
-                  f"Commands skipped by the sim robot: {s['skipped_commands']}.", ""]
+                  "command), which is most of its wall time; in process runs as fast as it can. The Franka row runs "
+                  "`--robot` with franka.json's conventions (PoseStamped equilibrium targets from the TF pose, "
+                  "franka_gripper Move/Grasp goals waited on, holding read off the finger joint states) and the "
+                  "sim's workspace box; its holding is inferred from finger widths, not the sim's contacts "
+                  "(docs/ros.md).", ""]
     atomic_write_text(path, "\n".join(lines))
     atomic_write_text(path.with_suffix(".json"), json.dumps(data, indent=2))
 
@@ -281,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trained-with", default="", metavar="COMMAND", help="how the --run was trained, quoted in the report")
     p.add_argument("--episodes", type=int, default=20, help="episodes of part 3 (default 20)")
     p.add_argument("--seed", type=int, default=2_000_000, help="first episode seed of part 3 (default 2000000)")
+    p.add_argument("--robots", nargs="+", default=["sim", "franka"], metavar="NAME",
+                   help="robot configs of part 3, served by the sim robot (default: sim franka)")
     p.add_argument("--skip", nargs="*", default=[], choices=("grasp", "rate"), help="parts to leave out")
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "ros.md"), help="report path")
     args = p.parse_args(argv)
@@ -300,6 +317,11 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     # parts measured by an earlier command are kept (each says which command measured it)
     data: dict = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {}
+    old = data.get("success")
+    if old and "through_ros" not in old:  # a report written before part 3 had one row per robot config
+        old["through_ros"] = [{"robot": "sim", "success_rate": old.pop("ros_success_rate"), "ci95": old.pop("ros_ci95"),
+                               "mean_length": old.pop("ros_mean_length"), "seconds": old.pop("ros_seconds"),
+                               "skipped_commands": old.pop("skipped_commands")}]
     command = " ".join(["python scripts/bench_ros.py", shlex.join(shown)]).strip()
     data.update({"commit": commit(), "command": command, "load": [os.getloadavg()[0]]})
     try:
@@ -314,10 +336,12 @@ def main(argv: list[str] | None = None) -> int:
             data["rate_command"] = f"{command}` at commit `{data['commit'][:7]}"
         if args.run:
             data["success_run"] = args.run
-            data["success"] = success_through_ros(core, Path(args.run), args.episodes, args.seed, log_dir, args.trained_with)
+            data["success"] = success_through_ros(core, Path(args.run), args.episodes, args.seed, log_dir, args.trained_with,
+                                                  tuple(args.robots))
             data["success_command"] = f"{command}` at commit `{data['commit'][:7]}"
-            print(f"through ROS {data['success']['ros_success_rate']:.2f} vs in process "
-                  f"{data['success']['inprocess_success_rate']:.2f} over {args.episodes} episodes", flush=True)
+            for r in data["success"]["through_ros"]:
+                print(f"through ROS ({r['robot']}) {r['success_rate']:.2f}", flush=True)
+            print(f"in process {data['success']['inprocess_success_rate']:.2f} over {args.episodes} episodes", flush=True)
     finally:
         rospy.signal_shutdown("done")
         core.stop()

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from equimanip.ros.testing import NodeProcess, write_tiny_run
+from equimanip.ros.testing import NodeProcess, write_robot_config_in_sim, write_tiny_run
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = ROOT / "tests" / "ros_probe.py"
@@ -49,17 +49,6 @@ def policy_node(roscore, tiny_run, tmp_path):
         node.stop()
 
 
-def franka_in_sim(tmp_path: Path) -> str:
-    """The franka config (franka_ros conventions: PoseStamped commands, EE pose from /tf, franka_gripper
-    actions, finger joint states) with the sim's workspace box: the sim robot serves it as franka_ros would."""
-    root = ROOT / "assets" / "robots"
-    config = json.loads((root / "franka.json").read_text())
-    config["limits"] = json.loads((root / "sim.json").read_text())["limits"]
-    path = tmp_path / "franka_in_sim.json"
-    path.write_text(json.dumps(config))
-    return str(path)
-
-
 @pytest.mark.parametrize("robot_name", ["sim", "franka"])
 def test_loop_through_ros_equals_the_in_process_episode(roscore, tiny_run, tmp_path, robot_name):
     """sim-robot ↔ real master ↔ policy-node, lock-step: the same actions and outcome as in process,
@@ -68,7 +57,9 @@ def test_loop_through_ros_equals_the_in_process_episode(roscore, tiny_run, tmp_p
     from equimanip.robots import PolicyRunner
     from equimanip.ros.policy import load_policy, run_env
 
-    config = franka_in_sim(tmp_path) if robot_name == "franka" else robot_name
+    # franka: franka_ros's conventions (PoseStamped targets, EE pose from /tf, franka_gripper actions,
+    # finger joint states) served by the sim robot, with the sim's workspace box
+    config = str(write_robot_config_in_sim("franka", tmp_path / "franka.json")) if robot_name == "franka" else robot_name
     sim = NodeProcess(["ros", "sim-robot", "--run", str(tiny_run), "--episodes", "1", "--seed", "7", "--rate", "50",
                        "--option", f"max_episode_steps={STEPS}", "--robot", config, "--json",
                        str(tmp_path / "sim.json")], roscore.env, tmp_path / "sim.log", cwd=ROOT)

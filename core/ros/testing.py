@@ -48,6 +48,20 @@ def write_tiny_run(run: Path, image_size: int = 32, seed: int = 0) -> Path:
     return run
 
 
+def write_robot_config_in_sim(name: str, path: Path) -> Path:
+    """A shipped robot config (e.g. ``franka``) with the sim's workspace box, for ``sim-robot --robot`` and
+    ``policy-node --robot`` against the simulation: the driver's conventions, the sim's coordinates."""
+    import json
+    from importlib.resources import files
+
+    root = files("equimanip.assets").joinpath("robots")
+    config = json.loads(root.joinpath(f"{name}.json").read_text())
+    config["limits"] = json.loads(root.joinpath("sim.json").read_text())["limits"]
+    config["name"] = f"{name}_in_sim"
+    Path(path).write_text(json.dumps(config, indent=2))
+    return Path(path)
+
+
 def ros_env(port: int, home: str | os.PathLike) -> dict[str, str]:
     """Environment of a process that talks to the master on ``port`` (logs under ``home``)."""
     return {**os.environ, "ROS_MASTER_URI": f"http://127.0.0.1:{port}", "ROS_HOSTNAME": "127.0.0.1",
