@@ -180,7 +180,7 @@ class SimRobotNode:
         self._publish()
         used_motion = used_grip = used_reset = 0
         open_gripper = True
-        last_publish = time.monotonic()
+        last_publish = last_status = time.monotonic()
         next_tick = time.monotonic()
         while not tr.is_shutdown() and (self.episodes is None or len(self.results.episodes) < self.episodes):
             if self._resets.count > used_reset:
@@ -192,6 +192,9 @@ class SimRobotNode:
             if self.mode == "lockstep":
                 item, count = self._motions.get(newer_than=used_motion, timeout=0.05)
                 if count == used_motion:
+                    if self._gripper_server is not None and time.monotonic() - last_status > 0.2:
+                        self._gripper_server.publish_status()  # at 5 Hz, as an actionlib server does
+                        last_status = time.monotonic()
                     if time.monotonic() - last_publish > self.republish:
                         self._publish()
                         last_publish = time.monotonic()
