@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -16,6 +17,9 @@ from equimanip.ros.tf_tree import TransformTree
 from equimanip.ros.transport import LatestMessage, Message, Transport, log
 
 
+STATE_WAIT = 0.1  # seconds observe/send wait for gripper state and EE pose as new as the image
+
+
 class RosRobot(Robot):
     """Depth image and gripper state in, end-effector commands out, through a :class:`Transport`.
 
@@ -23,7 +27,9 @@ class RosRobot(Robot):
     ``max_age`` s or older than the last one accepted is skipped with a log line). :meth:`observe`
     returns only an image newer than the one the last action used, so each action answers a new
     view (a camera at 30 Hz under a 10 Hz policy always has one; the lock-step simulated robot sends
-    one per action). Commands follow ``config.command_type``, stamped with the image they answer;
+    one per action), with the gripper state (and, for pose commands, the EE pose) no older than that
+    image where they carry stamps (waiting up to ``STATE_WAIT`` s: they come on other connections and
+    may trail it). Commands follow ``config.command_type``, stamped with the image they answer;
     :meth:`hold` sends a zero twist (or the measured pose), stamped now, and keeps the gripper as it is.
 
     Args:
@@ -42,6 +48,8 @@ class RosRobot(Robot):
         self._images = LatestMessage()
         self._used_image = 0
         self._holding: float | None = None
+        self._holding_stamp = -math.inf  # a Bool gripper state has no stamp: +inf, always current
+        self._ee_pose_stamp = -math.inf
         self._ee_pose: dict | None = None
         self._commanded_open = True
         self._action_stamp: float | None = None  # stamp of the image the next action answers
@@ -67,6 +75,7 @@ class RosRobot(Robot):
         topic = self.config.gripper_state_topic
         if self.config.gripper_state_type == "std_msgs/Bool":
             self._holding = float(bool(msg.get("data", False)))
+            self._holding_stamp = math.inf
             return
         try:
             t = self.checks.fresh(topic, msg)
@@ -81,10 +90,12 @@ class RosRobot(Robot):
             # counts as closed once its grasp goal has finished
             closed = self._gripper_client.closed if self._gripper_client is not None else not self._commanded_open
             self._holding = float(closed and width > self.config.holding_min_width)
+            self._holding_stamp = t
 
     def _on_ee_pose(self, msg: Message) -> None:
-        if self.checks.fresh(self.config.ee_pose_topic, msg) is not None:
-            self._ee_pose = msg.get("pose")
+        t = self.checks.fresh(self.config.ee_pose_topic, msg)
+        if t is not None:
+            self._ee_pose, self._ee_pose_stamp = msg.get("pose"), t
 
     def _on_tf(self, msg: Message, static: bool) -> None:
         topic = "/tf_static" if static else self.config.ee_pose_topic
@@ -94,18 +105,32 @@ class RosRobot(Robot):
     def ee_pose(self) -> dict | None:
         """The last measured ``geometry_msgs/Pose`` of ``ee_frame`` in ``base_frame`` (``None`` before one came,
         or when TF's is older than ``max_age``)."""
+        return self._ee_pose_and_stamp(log=True)[0]
+
+    def _ee_pose_and_stamp(self, log: bool) -> tuple[dict | None, float]:
         c = self.config
         if c.ee_pose_type != "tf2_msgs/TFMessage":
-            return self._ee_pose
+            return self._ee_pose, self._ee_pose_stamp
         try:
             found, t = self.tf.pose(c.base_frame, c.ee_frame)
         except LookupError as exc:
-            self.checks.skip(c.ee_pose_topic, "no_transform", str(exc))
-            return None
-        if t and time.time() - t > self.max_age:
-            self.checks.skip(c.ee_pose_topic, "stale", f"{c.base_frame} -> {c.ee_frame} is {time.time() - t:.3f} s old")
-            return None
-        return found
+            if log:
+                self.checks.skip(c.ee_pose_topic, "no_transform", str(exc))
+            return None, -math.inf
+        if time.time() - t > self.max_age:
+            if log:
+                self.checks.skip(c.ee_pose_topic, "stale", f"{c.base_frame} -> {c.ee_frame} is {time.time() - t:.3f} s old")
+            return None, -math.inf
+        return found, t
+
+    def _state_newer_than(self, stamp_of: Any, t: float | None) -> None:
+        """Wait up to ``STATE_WAIT`` s for a state stamped no earlier than the image ``t`` (it comes on another
+        connection and may trail the image); then go on with the newest there is."""
+        if t is None:
+            return
+        deadline = time.monotonic() + STATE_WAIT
+        while stamp_of() < t - 1e-6 and time.monotonic() < deadline and not self.transport.is_shutdown():
+            time.sleep(0.001)
 
     # -- the Robot interface -----------------------------------------------------------------
     def connect(self) -> None:
@@ -147,6 +172,7 @@ class RosRobot(Robot):
         self._used_image = count
         depth, t = value
         self._action_stamp = t
+        self._state_newer_than(lambda: self._holding_stamp, t)
         return RobotObservation({"depth": depth, "holding": np.array([self._holding], dtype=np.float32)}, t)
 
     def _send(self, action: np.ndarray, t: float | None, hold: bool = False) -> None:
@@ -164,6 +190,8 @@ class RosRobot(Robot):
         elif c.command_type == "geometry_msgs/Twist":
             self._cmd_pub.publish(twist_from_action(action, self.dpos, self.drot, period))
         else:
+            # the pose the policy saw with its image, or newer (a target from an older pose is a wrong delta)
+            self._state_newer_than(lambda: self._ee_pose_and_stamp(log=False)[1], t)
             current = self.ee_pose()
             if current is None:
                 raise ObservationTimeout(f"no fresh end-effector pose ({c.base_frame} -> {c.ee_frame}) on {c.ee_pose_topic}: "

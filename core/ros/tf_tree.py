@@ -78,7 +78,7 @@ class TransformTree:
 
     def lookup(self, base: str, frame: str) -> tuple[np.ndarray, np.ndarray, float]:
         """Position, quaternion (x, y, z, w) and stamp of ``frame`` in ``base``; the stamp is the oldest
-        of the chain's non-static transforms (how old the pose may be).
+        of the chain's non-static transforms (how old the pose may be; ``inf`` for a chain of static ones).
 
         Raises:
             LookupError: no chain of known transforms leads from ``frame`` up to ``base``.
@@ -89,7 +89,7 @@ class TransformTree:
         with self._lock:
             for _ in range(MAX_DEPTH):
                 if current == base:
-                    return position, rotation, (stamp if math.isfinite(stamp) else 0.0)
+                    return position, rotation, stamp
                 tf = self._frames.get(current)
                 if tf is None:
                     known = ", ".join(sorted(self._frames)) or "none yet"
