@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from equimanip.ros.testing import NodeProcess, write_robot_config_in_sim, write_tiny_run
+from equimanip.ros.testing import NodeProcess, in_process_episode, write_robot_config_in_sim, write_tiny_run
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = ROOT / "tests" / "ros_probe.py"
@@ -53,10 +53,6 @@ def policy_node(roscore, tiny_run, tmp_path):
 def test_loop_through_ros_equals_the_in_process_episode(roscore, tiny_run, tmp_path, robot_name):
     """sim-robot ↔ real master ↔ policy-node, lock-step: the same actions and outcome as in process,
     with our sim's topics and with the Franka adapter's conventions."""
-    from equimanip.envs.sim_robot import SimRobot
-    from equimanip.robots import PolicyRunner
-    from equimanip.ros.policy import load_policy, run_env
-
     # franka: franka_ros's conventions (PoseStamped targets, EE pose from /tf, franka_gripper actions,
     # finger joint states) served by the sim robot, with the sim's workspace box
     config = str(write_robot_config_in_sim("franka", tmp_path / "franka.json")) if robot_name == "franka" else robot_name
@@ -71,23 +67,9 @@ def test_loop_through_ros_equals_the_in_process_episode(roscore, tiny_run, tmp_p
         policy.stop()
         sim.stop()
     through_ros = json.loads((tmp_path / "sim.json").read_text())["episodes"][0]
-
-    loaded = load_policy(tiny_run, device="cpu")
-    env_id, options = run_env(tiny_run)
-    with SimRobot(env_id, seed=7, max_episode_steps=STEPS, **options) as robot:
-        actions = []
-
-        def act(obs):
-            if robot_name == "franka":
-                # the Franka adapter reads holding off the finger joint states (closed by a finished
-                # grasp goal and stopped wider than holding_min_width), not the sim's contacts: the
-                # same inference here, so the loops must agree action for action
-                closed = bool(actions) and actions[-1][0] <= 0
-                obs = {**obs, "holding": np.array([float(closed and robot.finger_width() > 0.004)], np.float32)}
-            actions.append(loaded.act(obs))
-            return actions[-1]
-
-        report = PolicyRunner(robot, act, rate_hz=0).run()
+    # the Franka adapter reads holding off the finger joint states, not the sim's contacts: the same
+    # inference in process, so the loops must agree action for action
+    report, actions = in_process_episode(tiny_run, 7, STEPS, holding_from_fingers=robot_name == "franka")
     assert through_ros["length"] == report.steps == len(actions)
     assert through_ros["success"] == report.info["is_success"]
     sent, wanted = np.array(through_ros["actions"]), np.clip(np.array(actions), -1, 1)

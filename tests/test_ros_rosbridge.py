@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from equimanip.ros.testing import BridgeServer, NodeProcess, write_tiny_run
+from equimanip.ros.testing import BridgeServer, NodeProcess, in_process_episode, write_tiny_run
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_SIZE = 32
@@ -75,10 +75,6 @@ def env_without_ros_master() -> dict:
 
 
 def test_loop_over_rosbridge_equals_the_in_process_episode(bridge, tiny_run, tmp_path):
-    from equimanip.envs.sim_robot import SimRobot
-    from equimanip.robots import PolicyRunner
-    from equimanip.ros.policy import load_policy, run_env
-
     common = ["--rosbridge", bridge.address, "--ros2", "--rate", "50"]
     sim = NodeProcess(["ros", "sim-robot", "--run", str(tiny_run), "--episodes", "1", "--seed", "3", "--no-point-cloud",
                        "--option", f"max_episode_steps={STEPS}",
@@ -91,11 +87,7 @@ def test_loop_over_rosbridge_equals_the_in_process_episode(bridge, tiny_run, tmp
         policy.stop()
         sim.stop()
     through_bridge = json.loads((tmp_path / "sim.json").read_text())["episodes"][0]
-    loaded = load_policy(tiny_run, device="cpu")
-    env_id, options = run_env(tiny_run)
-    actions = []
-    with SimRobot(env_id, seed=3, max_episode_steps=STEPS, **options) as robot:
-        report = PolicyRunner(robot, lambda obs: actions.append(loaded.act(obs)) or actions[-1], rate_hz=0).run()
+    report, actions = in_process_episode(tiny_run, 3, STEPS)
     assert through_bridge["length"] == report.steps and through_bridge["success"] == report.info["is_success"]
     sent, wanted = np.array(through_bridge["actions"]), np.clip(np.array(actions), -1, 1)
     np.testing.assert_allclose(sent[:, 1:], wanted[:, 1:], atol=1e-4)

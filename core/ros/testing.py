@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from equimanip.ros.ros1 import INSTALL_HINT
 
@@ -60,6 +61,32 @@ def write_robot_config_in_sim(name: str, path: Path) -> Path:
     config["name"] = f"{name}_in_sim"
     Path(path).write_text(json.dumps(config, indent=2))
     return Path(path)
+
+
+def in_process_episode(run: Path, seed: int, max_steps: int, holding_from_fingers: bool = False) -> tuple[Any, list]:
+    """The run's policy on one in-process episode (what a loop through ROS must reproduce): the runner's
+    report and the actions. ``holding_from_fingers``: feed the policy the holding a finger-JointState
+    adapter infers (closed by the previous action and wider than 4 mm) instead of the sim's contacts."""
+    import numpy as np
+
+    from equimanip.envs.sim_robot import SimRobot
+    from equimanip.robots import PolicyRunner
+    from equimanip.ros.policy import load_policy, run_env
+
+    loaded = load_policy(run, device="cpu")
+    env_id, options = run_env(run)
+    actions: list = []
+    with SimRobot(env_id, seed=seed, max_episode_steps=max_steps, **options) as robot:
+
+        def act(obs):
+            if holding_from_fingers:
+                closed = bool(actions) and actions[-1][0] <= 0
+                obs = {**obs, "holding": np.array([float(closed and robot.finger_width() > 0.004)], np.float32)}
+            actions.append(loaded.act(obs))
+            return actions[-1]
+
+        report = PolicyRunner(robot, act, rate_hz=0).run()
+    return report, actions
 
 
 def ros_env(port: int, home: str | os.PathLike) -> dict[str, str]:
