@@ -97,22 +97,32 @@ def main() -> int:
                           "methods": {method: METHODS[method]}}
                 (where / "config.json").write_text(json.dumps(config, indent=2))
                 run_experiment(where / "config.json", where, progress=not args.no_progress)
-    # the report covers every experiment under --out (this and earlier invocations): exactly what was run
+    # the report covers every experiment under --out (this and earlier invocations) and the runs of the
+    # previous report (seil.json: run folders do not survive a move to another machine), exactly what was run
     rows, steps, episodes = [], set(), set()
     for task in TASKS:
         for res in sorted(out.glob(f"{task}-*demos-*/results.json")):
             result = json.loads(res.read_text())
             demos = int(result["config"]["demos"])
-            steps.add(result["config"]["train"]["steps"])
-            episodes.add(result["config"]["eval_episodes"])
             for run in result["runs"]:
                 summary = json.loads((Path(run["run"]) / "summary.json").read_text())
                 rows.append({"task": task, "demos": demos, **run,
                              "simulate_ms_per_call": summary["samples"].get("simulate_ms_per_call", 0.0),
                              "simulate_calls": summary["samples"].get("simulate_calls", 0)})
+    report_json = Path(args.report).with_suffix(".json")
+    if report_json.exists():
+        key = lambda r: (r["task"], r["demos"], r["method"], r["seed"])  # noqa: E731
+        here = {key(r) for r in rows}
+        earlier = [r for r in json.loads(report_json.read_text()).get("runs", []) if key(r) not in here]
+        rows += earlier
+        if earlier:
+            print(f"kept {len(earlier)} runs of the previous report {report_json} (their folders are not under {out})")
+    steps.update(r["steps"] for r in rows)
+    episodes.update(r["episodes"] for r in rows)
     lines = ["# SEIL benchmark: few-demo imitation", "",
              f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, no GPU; Python "
-             f"{sys.version.split()[0]}. Rows: every experiment under `{out}` (last command: "
+             f"{sys.version.split()[0]}. Rows: every experiment under `{out}` and the runs kept from the previous "
+             f"report (run on earlier machines; their commits are in git history) (last command: "
              f"`python scripts/bench_seil.py {shlex.join(sys.argv[1:])}`); cells not listed were not run.", "",
              f"Each run: the first N scripted demos of a LeRobot v3.0 dataset (seed `1_000_000 + 1000·seed`), "
              f"{'/'.join(map(str, sorted(steps)))} gradient steps (batch 64, Adam 1e-3, random rotations of every batch), "
