@@ -49,13 +49,15 @@ def policy_node(roscore, tiny_run, tmp_path):
         node.stop()
 
 
-@pytest.mark.parametrize("robot_name", ["sim", "franka"])
+@pytest.mark.parametrize("robot_name", ["sim", "franka", "ur"])
 def test_loop_through_ros_equals_the_in_process_episode(roscore, tiny_run, tmp_path, robot_name):
     """sim-robot ↔ real master ↔ policy-node, lock-step: the same actions and outcome as in process,
     with our sim's topics and with the Franka adapter's conventions."""
     # franka: franka_ros's conventions (PoseStamped targets, EE pose from /tf, franka_gripper actions,
     # finger joint states) served by the sim robot, with the sim's workspace box
-    config = str(write_robot_config_in_sim("franka", tmp_path / "franka.json")) if robot_name == "franka" else robot_name
+    # ur: ur_robot_driver's (unstamped Twist, tool0 pose from /tf, a finger JointState, a width topic)
+    in_sim = robot_name != "sim"
+    config = str(write_robot_config_in_sim(robot_name, tmp_path / f"{robot_name}.json")) if in_sim else robot_name
     sim = NodeProcess(["ros", "sim-robot", "--run", str(tiny_run), "--episodes", "1", "--seed", "7", "--rate", "50",
                        "--option", f"max_episode_steps={STEPS}", "--robot", config, "--json",
                        str(tmp_path / "sim.json")], roscore.env, tmp_path / "sim.log", cwd=ROOT)
@@ -67,9 +69,9 @@ def test_loop_through_ros_equals_the_in_process_episode(roscore, tiny_run, tmp_p
         policy.stop()
         sim.stop()
     through_ros = json.loads((tmp_path / "sim.json").read_text())["episodes"][0]
-    # the Franka adapter reads holding off the finger joint states, not the sim's contacts: the same
+    # the real adapters read holding off the finger joint states, not the sim's contacts: the same
     # inference in process, so the loops must agree action for action
-    report, actions = in_process_episode(tiny_run, 7, STEPS, holding_from_fingers=robot_name == "franka")
+    report, actions = in_process_episode(tiny_run, 7, STEPS, holding_from_fingers=in_sim)
     assert through_ros["length"] == report.steps == len(actions)
     assert through_ros["success"] == report.info["is_success"]
     sent, wanted = np.array(through_ros["actions"]), np.clip(np.array(actions), -1, 1)

@@ -183,6 +183,26 @@ def test_ur_twist_commands_are_delta_over_period():
     assert tr.sent[robot.config.command_topic][-1]["linear"] == {"x": 0.0, "y": 0.0, "z": 0.0}
 
 
+def test_ur_workspace_box_uses_the_tool0_pose_from_tf():
+    """ur_robot_driver's TF: ``base`` is a static child of ``base_link`` (turned 180° about z), beside the arm."""
+    tr = MemoryTransport()
+    robot = RosRobot(tr, load_robot_config("ur"), image_size=8)
+    robot.connect()
+    c = robot.config
+    tr.deliver("/tf_static", tf_message("base_link", "base", (0, 0, 0), (0, 0, 1, 0), 1.0))
+    x_high = c.limits.workspace_high[0]
+    # tool0 at x = x_high - 5 mm in base, i.e. at -(x_high - 5 mm) in base_link
+    tr.deliver("/tf", tf_message("base_link", "tool0", (-(x_high - 0.005), 0.40, 0.2), DOWN, time.time()))
+    p = robot.ee_pose()["position"]
+    assert (p["x"], p["y"], p["z"]) == pytest.approx((x_high - 0.005, -0.40, 0.2))
+    tr.deliver(c.gripper_state_topic, {**joint_state(0.08), "name": ["finger_joint"], "position": [0.08]})
+    tr.deliver(c.depth_topic, image_from_depth(np.zeros((8, 8), np.float32), "camera"))
+    PolicyRunner(robot, lambda obs: np.array([1, 1, 0, 0, 0], np.float32), rate_hz=0).run(max_steps=1)
+    (cmd,) = tr.sent[c.command_topic]
+    # +1 in x is a full dpos step; the box leaves 5 mm: the twist is scaled to reach the box edge
+    assert cmd["linear"]["x"] * (1.0 / c.control_rate_hz) == pytest.approx(0.005)
+
+
 def test_observe_times_out_without_a_new_image():
     robot, tr = franka()
     tr.deliver(robot.config.gripper_state_topic, joint_state(0.08))

@@ -76,32 +76,48 @@ class TransformTree:
                 self._frames[child] = tf
         return problems
 
+    def _to_ancestors(self, frame: str) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
+        """Each ancestor of ``frame`` (itself included) → ``frame``'s pose in it and the chain's stamp."""
+        position, rotation, stamp = np.zeros(3), np.array([0.0, 0.0, 0.0, 1.0]), math.inf
+        found = {frame: (position, rotation, stamp)}
+        current = frame
+        for _ in range(MAX_DEPTH):
+            tf = self._frames.get(current)
+            if tf is None:
+                return found
+            # p_parent = t + R p_child; composing child-to-parent up the chain
+            position = tf.translation + rotate(tf.rotation, position)
+            rotation = quaternion_multiply(tf.rotation, rotation)
+            if not tf.static:
+                stamp = min(stamp, tf.stamp)
+            current = tf.parent
+            if current in found:
+                raise LookupError(f"the transforms above {frame!r} form a loop at {current!r}")
+            found[current] = (position, rotation, stamp)
+        raise LookupError(f"a chain above {frame!r} longer than {MAX_DEPTH} frames")
+
     def lookup(self, base: str, frame: str) -> tuple[np.ndarray, np.ndarray, float]:
-        """Position, quaternion (x, y, z, w) and stamp of ``frame`` in ``base``; the stamp is the oldest
-        of the chain's non-static transforms (how old the pose may be; ``inf`` for a chain of static ones).
+        """Position, quaternion (x, y, z, w) and stamp of ``frame`` in ``base``, through their nearest common
+        ancestor (``base`` may sit beside the chain, as UR's ``base`` under ``base_link``); the stamp is
+        the oldest of the non-static transforms used (how old the pose may be; ``inf`` if all are static).
 
         Raises:
-            LookupError: no chain of known transforms leads from ``frame`` up to ``base``.
+            LookupError: no chain of known transforms joins ``frame`` and ``base``.
         """
         base, frame = base.lstrip("/"), frame.lstrip("/")
-        position, rotation, stamp = np.zeros(3), np.array([0.0, 0.0, 0.0, 1.0]), math.inf
-        current = frame
         with self._lock:
-            for _ in range(MAX_DEPTH):
-                if current == base:
-                    return position, rotation, stamp
-                tf = self._frames.get(current)
-                if tf is None:
-                    known = ", ".join(sorted(self._frames)) or "none yet"
-                    raise LookupError(f"no transform from {base!r} to {frame!r}: frame {current!r} has no parent "
-                                      f"(frames with parents: {known})")
-                # p_parent = t + R p_child; composing child-to-parent up the chain
-                position = tf.translation + rotate(tf.rotation, position)
-                rotation = quaternion_multiply(tf.rotation, rotation)
-                if not tf.static:
-                    stamp = min(stamp, tf.stamp)
-                current = tf.parent
-        raise LookupError(f"no transform from {base!r} to {frame!r}: a chain longer than {MAX_DEPTH} frames (a loop?)")
+            above_frame = self._to_ancestors(frame)
+            above_base = self._to_ancestors(base)
+        common = next((f for f in above_frame if f in above_base), None)
+        if common is None:
+            known = ", ".join(sorted(self._frames)) or "none yet"
+            raise LookupError(f"no transform from {base!r} to {frame!r}: they share no ancestor "
+                              f"(frames with parents: {known})")
+        p_f, q_f, t_f = above_frame[common]
+        p_b, q_b, t_b = above_base[common]
+        q_b_inv = np.array([-q_b[0], -q_b[1], -q_b[2], q_b[3]])
+        # frame in base = inv(base in common) ∘ (frame in common)
+        return rotate(q_b_inv, p_f - p_b), quaternion_multiply(q_b_inv, q_f), min(t_f, t_b)
 
     def pose(self, base: str, frame: str) -> tuple[dict[str, Any], float]:
         """:meth:`lookup` as a ``geometry_msgs/Pose`` dict and its stamp."""
