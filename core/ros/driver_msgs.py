@@ -37,6 +37,7 @@ def _action_definitions(pkg: str, name: str, goal: str, result: str, feedback: s
     }
 
 
+@cache
 def definitions() -> dict[str, str]:
     """``pkg/Type`` → message definition, for every driver type we build."""
     defs = {f"franka_gripper/{n}": text for n, text in _FRANKA_GRIPPER_MSGS.items()}
