@@ -277,7 +277,8 @@ def write_report(path: Path, data: dict) -> None:
                   f"{s['inprocess_ci95'][1]:.2f} | {s.get('inprocess_mean_length', float('nan')):.2f} | "
                   f"{s['inprocess_seconds']:.0f} | – |", "",
                   "Through ROS the sim robot steps at the policy node's 10 Hz control rate (lockstep: one step per "
-                  "command), which is most of its wall time; in process runs as fast as it can. The Franka row runs "
+                  "command), which is most of its wall time; in process runs as fast as it can. The Franka row "
+                  "(the UR row likewise, with ur.json's unstamped Twist, tool0 from TF and a width topic) runs "
                   "`--robot` with franka.json's conventions (PoseStamped equilibrium targets from the TF pose, "
                   "franka_gripper Move/Grasp goals waited on, holding read off the finger joint states) and the "
                   "sim's workspace box; its holding is inferred from finger widths, not the sim's contacts "
