@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from equimanip.ros.messages import MessageError, header, pose, quaternion_multiply, vector3
+from equimanip.ros.messages import MessageError, header, pose, quaternion_inverse, quaternion_multiply, vector3
 from equimanip.symmetry import ACTION_DIM, ACTION_INDEX
 
 XY, Z, THETA, P = ACTION_INDEX["dxy"], ACTION_INDEX["dz"], ACTION_INDEX["dtheta"], ACTION_INDEX["p"]
@@ -85,8 +85,7 @@ def action_from_pose(target: Mapping[str, Any], current: Mapping[str, Any], open
         raise MessageError(f"not a geometry_msgs/Pose: {exc!r}") from None
     if not (np.all(np.isfinite(p1)) and np.all(np.isfinite(q1))) or abs(np.linalg.norm(q1) - 1.0) > 1e-3:
         raise MessageError(f"target pose is not finite or its orientation not a unit quaternion: {p1}, {q1}")
-    q0_inv = np.array([-q0[0], -q0[1], -q0[2], q0[3]]) / np.dot(q0, q0)
-    turn = quaternion_multiply(q1 / np.linalg.norm(q1), q0_inv)  # target = turn ⊗ current
+    turn = quaternion_multiply(q1 / np.linalg.norm(q1), quaternion_inverse(q0))  # target = turn ⊗ current
     if math.hypot(turn[0], turn[1]) > 1e-3:
         raise MessageError("target pose is tilted from the current one: only turns about the base z axis are actions")
     action = np.zeros(ACTION_DIM, dtype=np.float32)

@@ -215,6 +215,12 @@ def quaternion_multiply(a: Any, b: Any) -> np.ndarray:
                      w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2, w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2])
 
 
+def quaternion_inverse(q: Any) -> np.ndarray:
+    """The inverse of a quaternion (x, y, z, w): its conjugate over its squared norm."""
+    q = np.asarray(q, dtype=np.float64)
+    return np.array([-q[0], -q[1], -q[2], q[3]]) / np.dot(q, q)
+
+
 def rotate(q: Any, v: Any) -> np.ndarray:
     """``v`` rotated by the unit quaternion ``q`` (x, y, z, w)."""
     q = np.asarray(q, dtype=np.float64)

@@ -123,14 +123,16 @@ class RosRobot(Robot):
             return None, -math.inf
         return found, t
 
-    def _state_newer_than(self, stamp_of: Any, t: float | None) -> None:
-        """Wait up to ``STATE_WAIT`` s for a state stamped no earlier than the image ``t`` (it comes on another
-        connection and may trail the image); then go on with the newest there is."""
-        if t is None:
-            return
+    def _newer_than(self, latest: Any, t: float | None) -> Any:
+        """``latest()`` → ``(value, stamp)``: wait up to ``STATE_WAIT`` s for a value stamped no earlier than the
+        image ``t`` (it comes on another connection and may trail the image), then return the newest value."""
+        value, stamp = latest()
         deadline = time.monotonic() + STATE_WAIT
-        while stamp_of() < t - 1e-6 and time.monotonic() < deadline and not self.transport.is_shutdown():
+        while (t is not None and stamp < t - 1e-6 and time.monotonic() < deadline
+               and not self.transport.is_shutdown()):
             time.sleep(0.001)
+            value, stamp = latest()
+        return value
 
     # -- the Robot interface -----------------------------------------------------------------
     def connect(self) -> None:
@@ -172,8 +174,8 @@ class RosRobot(Robot):
         self._used_image = count
         depth, t = value
         self._action_stamp = t
-        self._state_newer_than(lambda: self._holding_stamp, t)
-        return RobotObservation({"depth": depth, "holding": np.array([self._holding], dtype=np.float32)}, t)
+        holding = self._newer_than(lambda: (self._holding, self._holding_stamp), t)
+        return RobotObservation({"depth": depth, "holding": np.array([holding], dtype=np.float32)}, t)
 
     def _send(self, action: np.ndarray, t: float | None, hold: bool = False) -> None:
         c = self.config
@@ -191,9 +193,9 @@ class RosRobot(Robot):
             self._cmd_pub.publish(twist_from_action(action, self.dpos, self.drot, period))
         else:
             # the pose the policy saw with its image, or newer (a target from an older pose is a wrong delta)
-            self._state_newer_than(lambda: self._ee_pose_and_stamp(log=False)[1], t)
-            current = self.ee_pose()
+            current = self._newer_than(lambda: self._ee_pose_and_stamp(log=False), t)
             if current is None:
+                self.ee_pose()  # logs why there is none
                 raise ObservationTimeout(f"no fresh end-effector pose ({c.base_frame} -> {c.ee_frame}) on {c.ee_pose_topic}: "
                                          "cannot send a PoseStamped")
             self._cmd_pub.publish(pose_stamped_from_action(action, current, self.dpos, self.drot, c.base_frame, t))

@@ -25,8 +25,8 @@ from equimanip.ros.franka_gripper import FrankaGripperServer
 from equimanip.ros.messages import MessageError, cloud_from_xyz, header, header_seconds, image_from_depth, pose
 from equimanip.ros.checks import RateLimitedLog
 from equimanip.ros.tf_tree import tf_message
-from equimanip.symmetry import ACTION_DIM, ACTION_INDEX
 from equimanip.ros.transport import LatestMessage, Message, Transport, log
+from equimanip.symmetry import ACTION_DIM, ACTION_INDEX
 
 POINTS_TOPIC = "/equimanip/camera/points"
 JOINT_STATES_TOPIC = "/equimanip/joint_states"

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from equimanip.ros.messages import MessageError, header, header_seconds, pose, quaternion_multiply, rotate
+from equimanip.ros.messages import MessageError, header, header_seconds, pose, quaternion_inverse, quaternion_multiply, rotate
 
 MAX_FRAMES = 1000  # a bounded tree: a flood of made-up frame names must not grow memory without end
 MAX_DEPTH = 64
@@ -115,7 +115,7 @@ class TransformTree:
                               f"(frames with parents: {known})")
         p_f, q_f, t_f = above_frame[common]
         p_b, q_b, t_b = above_base[common]
-        q_b_inv = np.array([-q_b[0], -q_b[1], -q_b[2], q_b[3]])
+        q_b_inv = quaternion_inverse(q_b)
         # frame in base = inv(base in common) ∘ (frame in common)
         return rotate(q_b_inv, p_f - p_b), quaternion_multiply(q_b_inv, q_f), min(t_f, t_b)
 
