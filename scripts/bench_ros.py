@@ -318,11 +318,6 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     # parts measured by an earlier command are kept (each says which command measured it)
     data: dict = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {}
-    old = data.get("success")
-    if old and "through_ros" not in old:  # a report written before part 3 had one row per robot config
-        old["through_ros"] = [{"robot": "sim", "success_rate": old.pop("ros_success_rate"), "ci95": old.pop("ros_ci95"),
-                               "mean_length": old.pop("ros_mean_length"), "seconds": old.pop("ros_seconds"),
-                               "skipped_commands": old.pop("skipped_commands")}]
     command = " ".join(["python scripts/bench_ros.py", shlex.join(shown)]).strip()
     data.update({"commit": commit(), "command": command, "load": [os.getloadavg()[0]]})
     try:
