@@ -140,3 +140,35 @@ def test_contact_outside_a_truncated_ball_maps_to_its_nearest_slot(scene):
     nearest = ((balls.rel[balls.edge_ball] - contact_rel[:, None]).norm(dim=-1)
                .masked_fill(~balls.mask[balls.edge_ball], 1e9).min(1).values)
     assert torch.allclose((slot_rel - contact_rel).norm(dim=-1), nearest)
+
+
+@pytest.mark.parametrize("max_ball_points", [48, 256])  # 256: more slots than any ball holds, padded slots everywhere
+def test_grasp_frame_branch_equals_its_reference(scene, max_ball_points):
+    """The fast grasp-frame feature (weights rotated per edge, ReLU after the max) is the reference
+    PointNet over the points moved into each grasp frame."""
+    from equimanip.policies.grasp.balls import GraspFramePointNet, grasp_frame_points
+
+    p, n, edges = scene
+    torch.manual_seed(0)
+    for channels in ((32, 64), (16,), (8, 16, 24)):
+        branch = GraspFramePointNet(channels).double()
+        balls = build_balls(p, n, edges, 0.04, max_ball_points, 16)
+        with torch.no_grad():
+            fast = branch.from_balls(balls, p, n, edges, 96, 0.01)
+            reference = branch(*grasp_frame_points(balls, p, n, edges, 96, 0.01))
+        assert reference.abs().max() > 0.1
+        torch.testing.assert_close(fast, reference, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", list(MODELS))
+def test_nets_equal_their_layer_by_layer_reference(scene, kind):
+    """The fast forward (neighbours pooled one at a time, the global feature's part of the first
+    per-edge layer run once per ball, the fast grasp-frame branch) gives the plain composition's logits."""
+    p, n, edges = scene
+    for overrides in ({}, {"max_ball_points": 256}, {"frame_points": 0}):
+        torch.manual_seed(0)
+        net = MODELS[kind](**overrides).double().eval()
+        with torch.no_grad():
+            fast, reference = net(p, n, edges), net(p, n, edges, reference=True)
+        assert reference.std() > 1e-4
+        torch.testing.assert_close(fast, reference, rtol=1e-10, atol=1e-10)

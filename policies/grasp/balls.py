@@ -87,24 +87,44 @@ def gather_neighbours(x: torch.Tensor, neighbours: torch.Tensor) -> torch.Tensor
     return flat.view(a, kslots, kn, *x.shape[2:])
 
 
-def grasp_frame_points(balls: Balls, points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor,
-                       max_points: int, tip_margin: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Each edge's ball points in its own grasp frame (origin at the TCP, axes of
-    :mod:`equimanip.policies.grasp.gripper`): what lies between, under and beside the fingers.
+def gather_max(x: torch.Tensor, neighbours: torch.Tensor) -> torch.Tensor:
+    """``gather_neighbours(x, neighbours).amax(2)`` for ``x (A, K, C)`` → ``(A, K, C)``, one
+    neighbour at a time: the same values without the ``(A, K, k, C)`` intermediate."""
+    a, kslots, kn = neighbours.shape
+    offsets = (torch.arange(a, device=x.device) * x.shape[1]).view(a, 1, 1)
+    flat = x.reshape(a * x.shape[1], -1)
+    index = (neighbours + offsets).reshape(a * kslots, kn)
+    out = flat.index_select(0, index[:, 0])
+    for j in range(1, kn):
+        out = torch.maximum(out, flat.index_select(0, index[:, j]))
+    return out.view(a, kslots, -1)
 
-    The grasp frame is built from the edge's geometry alone, so these coordinates are exactly
-    invariant to rotating and translating the cloud. Returns ``(E, M, 3)`` positions, ``(E, M, 3)``
-    normals and an ``(E, M)`` mask, for the ``max_points`` points of the ball nearest the approach point.
-    """
+
+def grasp_frames(points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor,
+                 tip_margin: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each edge's grasp frame from its geometry alone: ``(E, 3, 3)`` rotations (columns are the
+    axes of :mod:`equimanip.policies.grasp.gripper`) and ``(E, 3)`` TCP positions relative to the
+    approach point."""
     edges = edges.long()
     p_a, p_c, n_c = points[edges[:, 0]], points[edges[:, 1]], normals[edges[:, 1]]
     y = n_c / n_c.norm(dim=-1, keepdim=True).clamp_min(1e-9)
     z = torch.cross(y, torch.cross(y, p_a - p_c, dim=-1), dim=-1)
     z = z / z.norm(dim=-1, keepdim=True).clamp_min(1e-9)
     x = torch.cross(y, z, dim=-1)
-    rot = torch.stack([x, y, z], dim=-1)  # (E, 3, 3), columns are the axes
     depth = ((p_c - p_a) * z).sum(-1, keepdim=True)
-    tcp_rel = (depth + tip_margin) * z  # TCP relative to the approach point
+    return torch.stack([x, y, z], dim=-1), (depth + tip_margin) * z
+
+
+def grasp_frame_points(balls: Balls, points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor,
+                       max_points: int, tip_margin: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each edge's ball points in its own grasp frame (origin at the TCP): what lies between,
+    under and beside the fingers.
+
+    The grasp frame is built from the edge's geometry alone, so these coordinates are exactly
+    invariant to rotating and translating the cloud. Returns ``(E, M, 3)`` positions, ``(E, M, 3)``
+    normals and an ``(E, M)`` mask, for the ``max_points`` points of the ball nearest the approach point.
+    """
+    rot, tcp_rel = grasp_frames(points, normals, edges, tip_margin)
     m = min(max_points, balls.rel.shape[1])
     rel = balls.rel[balls.edge_ball, :m]  # (E, M, 3), relative to the approach point
     local = torch.einsum("emj,eji->emi", rel - tcp_rel.unsqueeze(1), rot)
@@ -114,7 +134,11 @@ def grasp_frame_points(balls: Balls, points: torch.Tensor, normals: torch.Tensor
 
 class GraspFramePointNet(torch.nn.Module):
     """A shared MLP over an edge's points in its grasp frame, max-pooled: one feature per edge that
-    sees where the object lies relative to the fingers and the palm."""
+    sees where the object lies relative to the fingers and the palm.
+
+    :meth:`forward` reads the points already in their grasp frames (the reference);
+    :meth:`from_balls` computes the same feature without building them (what the nets call).
+    """
 
     def __init__(self, channels: tuple[int, ...] = (32, 64), position_scale: float = 20.0):
         super().__init__()
@@ -125,7 +149,46 @@ class GraspFramePointNet(torch.nn.Module):
         self.mlp = torch.nn.Sequential(*layers)
         self.position_scale = float(position_scale)
         self.out_dim = dims[-1]
+        self.edge_chunk = 128
 
     def forward(self, local: torch.Tensor, local_normals: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h = self.mlp(torch.cat([local * self.position_scale, local_normals], dim=-1))
         return (h * mask.unsqueeze(-1)).amax(1)  # ReLU features are ≥ 0: empty slots are neutral
+
+    def from_balls(self, balls: Balls, points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor,
+                   max_points: int, tip_margin: float) -> torch.Tensor:
+        """:meth:`forward` of :func:`grasp_frame_points`, equal up to float rounding, several times faster.
+
+        Why it is the same function: the first layer is linear, so rotating each edge's points into
+        its frame folds into that edge's copy of the weights (a 6×C matrix instead of an E×M×6
+        tensor); the last ReLU and bias commute with the max over points, so they run once per
+        edge instead of once per point, and empty slots are skipped by −∞ instead of a product.
+        """
+        linears = [m for m in self.mlp if isinstance(m, torch.nn.Linear)]
+        rot, tcp_rel = grasp_frames(points, normals, edges, tip_margin)
+        m = min(max_points, balls.rel.shape[1])
+        first = linears[0]
+        w_pos = torch.einsum("eij,cj->eic", rot, first.weight[:, :3]) * self.position_scale  # (E, 3, C)
+        w_nrm = torch.einsum("eij,cj->eic", rot, first.weight[:, 3:])
+        weights = torch.cat([w_pos, w_nrm], dim=1)  # (E, 6, C)
+        biases = first.bias - torch.einsum("ei,eic->ec", tcp_rel, w_pos)  # (E, C)
+        ball_in = torch.cat([balls.rel[:, :m], balls.normals[:, :m]], dim=-1)  # (A, M, 6)
+        valid = balls.mask[:, :m]
+        # empty slots repeat slot 0 (the approach point, always in its own ball): a repeated point
+        # cannot change a max, so no mask is needed below
+        duplicate = bool(valid[:, 0].all())
+        if duplicate:
+            ball_in = torch.where(valid.unsqueeze(-1), ball_in, ball_in[:, :1])
+        out = []
+        # chunks of edges keep the E×M×C intermediates small enough to stay in cache
+        for lo in range(0, len(edges), self.edge_chunk):
+            ball = balls.edge_ball[lo:lo + self.edge_chunk]
+            h = torch.bmm(ball_in[ball], weights[lo:lo + self.edge_chunk])  # (e, M, C)
+            bias = biases[lo:lo + self.edge_chunk]
+            for layer in linears[1:]:
+                h = torch.relu_(h.add_(bias.unsqueeze(1))) @ layer.weight.T
+                bias = layer.bias.unsqueeze(0)
+            if not duplicate:
+                h = h.masked_fill_(~valid[ball].unsqueeze(-1), float("-inf"))
+            out.append(torch.relu(h.amax(1) + bias))
+        return torch.cat(out) if out else points.new_zeros(0, self.out_dim)

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from equimanip.policies.grasp.balls import (GraspFramePointNet, build_balls, check_inputs, gather_neighbours,
+from equimanip.policies.grasp.balls import (GraspFramePointNet, build_balls, check_inputs, gather_max, gather_neighbours,
                                             grasp_frame_points)
 from equimanip.policies.grasp.gripper import FRANKA_HAND
 
@@ -55,12 +55,13 @@ class PointNetConv(nn.Module):
         self.glob = nn.Sequential(nn.Linear(out_dim, out_dim), nn.ReLU())
         self.in_dim = in_dim
 
-    def forward(self, h: torch.Tensor, pos: torch.Tensor, neighbours: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, pos: torch.Tensor, neighbours: torch.Tensor, mask: torch.Tensor,
+                reference: bool = False) -> torch.Tensor:
         w_h, w_p = self.local.weight[:, :self.in_dim], self.local.weight[:, self.in_dim:]
         source = h @ w_h.T + pos @ w_p.T + self.local.bias  # (A, K, C): the neighbour's part
         # empty slots must never win the max (a valid point always has itself as a valid neighbour)
         source = source.masked_fill(~mask.unsqueeze(-1), -1e4)
-        pooled = gather_neighbours(source, neighbours).amax(2)
+        pooled = gather_neighbours(source, neighbours).amax(2) if reference else gather_max(source, neighbours)
         return self.glob(torch.relu(pooled - pos @ w_p.T)) * mask.unsqueeze(-1)
 
 
@@ -97,13 +98,17 @@ class EdgeGraspNet(nn.Module):
     def hyper_parameters(self) -> dict:
         return asdict(self.config)
 
-    def forward(self, points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    def forward(self, points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor,
+                reference: bool = False) -> torch.Tensor:
         """Logits of the edges.
 
         Args:
             points: ``(N, 3)`` cloud.
             normals: ``(N, 3)`` unit normals.
             edges: ``(E, 2)`` ``(approach, contact)`` point indices.
+            reference: compute layer by layer as the paper's net is written, every intermediate
+                materialised and the head over each edge's concatenated features (the same logits
+                up to float rounding, slower; tests and ``scripts/bench_grasp_latency.py`` compare the two).
 
         Returns:
             ``(E,)`` logits (sigmoid → success probability).
@@ -117,12 +122,20 @@ class EdgeGraspNet(nn.Module):
         h = torch.cat([pos, balls.normals], dim=-1)
         feats = []
         for conv in self.convs:
-            h = conv(h, pos, balls.neighbours, balls.mask)
+            h = conv(h, pos, balls.neighbours, balls.mask, reference)
             feats.append(h)
         point_feat = torch.cat(feats, dim=-1)  # (A, K, F)
         glob = (self.global_mlp(point_feat) * balls.mask.unsqueeze(-1)).amax(1)  # (A, G), >= 0 so zeros are neutral
         contact = point_feat[balls.edge_ball, balls.edge_slot]  # (E, F)
-        parts = [glob[balls.edge_ball], contact]
+        args = (balls, points, normals, edges, c.frame_points, FRANKA_HAND.tip_margin)
+        if reference:
+            parts = [glob[balls.edge_ball], contact]
+            if self.frame is not None:
+                parts.append(self.frame(*grasp_frame_points(*args)))
+            return self.head(torch.cat(parts, dim=-1)).squeeze(-1)
+        # the head's first layer is linear: its global-feature part runs once per ball, not once per edge
+        first, w, g, f = self.head[0], self.head[0].weight, glob.shape[1], contact.shape[1]
+        h = (glob @ w[:, :g].T)[balls.edge_ball] + contact @ w[:, g:g + f].T + first.bias
         if self.frame is not None:
-            parts.append(self.frame(*grasp_frame_points(balls, points, normals, edges, c.frame_points, FRANKA_HAND.tip_margin)))
-        return self.head(torch.cat(parts, dim=-1)).squeeze(-1)
+            h = h + self.frame.from_balls(*args) @ w[:, g + f:].T
+        return self.head[1:](h).squeeze(-1)

@@ -19,7 +19,11 @@ def _check_points(name: str, x: torch.Tensor) -> None:
 
 def squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Pairwise squared distances ``(..., M, N)`` between ``a (..., M, 3)`` and ``b (..., N, 3)``."""
-    return (a.unsqueeze(-2) - b.unsqueeze(-3)).square().sum(-1)
+    # one coordinate at a time: no (..., M, N, 3) intermediate (3x less memory traffic, same sums)
+    out = (a[..., :, None, 0] - b[..., None, :, 0]).square_()
+    for j in (1, 2):
+        out += (a[..., :, None, j] - b[..., None, :, j]).square_()
+    return out
 
 
 def farthest_point_sample(points: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:

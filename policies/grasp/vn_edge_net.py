@@ -120,10 +120,22 @@ class VNInvariant(nn.Module):
         return (frame.transpose(-1, -2) @ x).flatten(-2)
 
 
-def _mean_over_neighbours(x: torch.Tensor, neighbours: torch.Tensor, neighbour_mask: torch.Tensor) -> torch.Tensor:
-    """Masked mean of ``x (A, K, 3, C)`` over ``neighbours (A, K, k)`` → ``(A, K, 3, C)``."""
-    w = neighbour_mask.to(x.dtype)[..., None, None]
-    return (gather_neighbours(x, neighbours) * w).sum(2) / w.sum(2).clamp_min(1.0)
+def _mean_over_neighbours(x: torch.Tensor, neighbours: torch.Tensor, neighbour_mask: torch.Tensor,
+                          reference: bool = False) -> torch.Tensor:
+    """Masked mean of ``x (A, K, 3, C)`` over ``neighbours (A, K, k)`` → ``(A, K, 3, C)``, summed
+    one neighbour at a time (``reference``: through the ``(A, K, k, 3, C)`` gather)."""
+    w = neighbour_mask.to(x.dtype)
+    count = w.sum(2).clamp_min(1.0)[..., None, None]
+    if reference:
+        return (gather_neighbours(x, neighbours) * w[..., None, None]).sum(2) / count
+    a, kslots, kn = neighbours.shape
+    flat = x.reshape(a * kslots, -1)
+    index = (neighbours + (torch.arange(a, device=x.device) * kslots).view(a, 1, 1)).reshape(a * kslots, kn)
+    w = w.reshape(a * kslots, kn)
+    total = flat.index_select(0, index[:, 0]) * w[:, :1]
+    for j in range(1, kn):
+        total = total + flat.index_select(0, index[:, j]) * w[:, j:j + 1]
+    return total.view(x.shape) / count
 
 
 class VNEdgeGraspNet(nn.Module):
@@ -163,13 +175,16 @@ class VNEdgeGraspNet(nn.Module):
     def hyper_parameters(self) -> dict:
         return asdict(self.config)
 
-    def forward(self, points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    def forward(self, points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor,
+                reference: bool = False) -> torch.Tensor:
         """Logits of the edges.
 
         Args:
             points: ``(N, 3)`` cloud.
             normals: ``(N, 3)`` unit normals.
             edges: ``(E, 2)`` ``(approach, contact)`` point indices.
+            reference: compute layer by layer, every intermediate materialised (the same logits up
+                to float rounding, slower; tests and ``scripts/bench_grasp_latency.py`` compare the two).
 
         Returns:
             ``(E,)`` logits, invariant to rotating and translating the cloud.
@@ -185,14 +200,20 @@ class VNEdgeGraspNet(nn.Module):
         h = torch.cat([pos, balls.normals.unsqueeze(-1)], dim=-1)
         feats = []
         for conv in self.convs:
-            agg = _mean_over_neighbours(h, balls.neighbours, balls.neighbour_mask)
+            agg = _mean_over_neighbours(h, balls.neighbours, balls.neighbour_mask, reference)
             h = conv(torch.cat([h, agg], dim=-1)) * keep
             feats.append(h)
         point_feat = torch.cat(feats + [pos], dim=-1)  # (A, K, 3, F)
         glob = self.global_pool(self.global_layer(point_feat), mask)  # (A, 3, G)
         contact = point_feat[balls.edge_ball, balls.edge_slot]  # (E, 3, F)
-        edge = self.edge_layer(torch.cat([glob[balls.edge_ball], contact], dim=-1))
+        mix, relu = self.edge_layer
+        if reference:
+            edge = self.edge_layer(torch.cat([glob[balls.edge_ball], contact], dim=-1))
+        else:  # the edge layer starts linear: its global-feature part runs once per ball, not once per edge
+            g = glob.shape[-1]
+            edge = relu((glob @ mix.weight[:, :g].T)[balls.edge_ball] + contact @ mix.weight[:, g:].T)
         parts = [self.invariant(edge)]
         if self.frame is not None:
-            parts.append(self.frame(*grasp_frame_points(balls, points, normals, edges, c.frame_points, FRANKA_HAND.tip_margin)))
+            args = (balls, points, normals, edges, c.frame_points, FRANKA_HAND.tip_margin)
+            parts.append(self.frame(*grasp_frame_points(*args)) if reference else self.frame.from_balls(*args))
         return self.head(torch.cat(parts, dim=-1)).squeeze(-1)
