@@ -1,8 +1,9 @@
 """Few-demo imitation experiments from a config file: demos, training, evaluation, table and plot.
 
 The README's main job is ``equimanip experiment`` with the shipped config
-``assets/configs/seil_block_in_bowl.json``: 10 scripted demos of Block in Bowl, SEIL against
-equivariant BC and CNN BC trained on the same demos, each evaluated on the same 50 episodes.
+``assets/configs/seil_block_in_bowl.json``: 10 scripted demos of Block in Bowl, SEIL against CNN
+BC trained on the same demos, each evaluated on the same 50 episodes
+(``seil_block_in_bowl_ablation.json`` adds equivariant BC without transition simulation).
 Everything lands in ``--out``: ``datasets/`` (LeRobot v3.0), ``runs/<method>-seed<k>/`` (full run
 directories), ``results.json``, ``results.md``, ``success.png`` and ``seil_eval.mp4``. Re-running
 resumes: finished runs are reused, interrupted ones continue from their checkpoint.

@@ -146,3 +146,16 @@ def test_experiment_end_to_end_and_config_errors(tmp_path):
     with pytest.raises(ValueError, match="not valid JSON"):
         load_config(path)
     assert load_config(None)["env"] == ENV  # the shipped config of the main job
+
+
+def test_shipped_experiment_configs_load():
+    """The main job's config (SEIL vs CNN BC) and its ablation (+ Equi BC) are valid and differ only
+    in the ablation's extra method."""
+    from equimanip.experiment import default_config_path
+
+    main = load_config(None)
+    ablation = load_config(default_config_path().with_name("seil_block_in_bowl_ablation.json"))
+    assert list(main["methods"]) == ["SEIL", "CNN BC"]
+    assert list(ablation["methods"]) == ["SEIL", "Equi BC", "CNN BC"]
+    assert {k: v for k, v in ablation.items() if k not in ("methods", "description")} == \
+        {k: v for k, v in main.items() if k not in ("methods", "description")}
