@@ -25,6 +25,16 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # SIGTERM stops a node like Ctrl-C does: the robot is held first
 
 
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
+    return value
+
+
 def _set_threads(args: argparse.Namespace) -> None:
     import torch
 
@@ -56,7 +66,7 @@ def cmd_policy_node(args: argparse.Namespace) -> int:
     transport = _start(args, "equimanip_policy")
     try:
         stats = run_policy_node(transport, policy, config, rate_hz=args.rate, max_age=args.max_age,
-                                max_actions=args.max_actions)
+                                max_actions=args.max_actions, state_wait=args.state_wait)
     finally:
         transport.shutdown()
     print(json.dumps({"actions": stats.actions, "holds": stats.holds, "seconds": round(stats.seconds, 3)}))
@@ -163,6 +173,10 @@ def add_ros_parser(sub: argparse._SubParsersAction) -> None:
                         "(default: the robot config's control_rate_hz)")
     t.add_argument("--max-age", type=float, default=0.5, metavar="S",
                    help="messages older than this are stale: skipped, and the robot held (default 0.5 s)")
+    t.add_argument("--state-wait", type=_non_negative, default=0.1, metavar="S",
+                   help="wait up to S seconds for a gripper state and end-effector pose as new as the image (they "
+                        "come on other topics and may trail it); after that the newest is used and a line logged "
+                        "(default 0.1 s; a lock-step simulation on a loaded machine may need 1)")
     t.add_argument("--max-actions", type=int, metavar="N", help="exit after N actions (default: serve until stopped)")
     t.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda (default auto)")
     _common(t)

@@ -61,8 +61,10 @@ def test_loop_through_ros_equals_the_in_process_episode(roscore, tiny_run, tmp_p
     sim = NodeProcess(["ros", "sim-robot", "--run", str(tiny_run), "--episodes", "1", "--seed", "7", "--rate", "50",
                        "--option", f"max_episode_steps={STEPS}", "--robot", config, "--json",
                        str(tmp_path / "sim.json")], roscore.env, tmp_path / "sim.log", cwd=ROOT)
+    # --state-wait 2: a pose as new as the image even when the machine is busy (at the default 0.1 s a
+    # loaded test run once used a pose 40 µm stale, and a PoseStamped target is pose + delta)
     policy = NodeProcess(["ros", "policy-node", "--run", str(tiny_run), "--rate", "50", "--device", "cpu",
-                          "--robot", config], roscore.env, tmp_path / "policy.log", cwd=ROOT)
+                          "--robot", config, "--state-wait", "2"], roscore.env, tmp_path / "policy.log", cwd=ROOT)
     try:
         sim.wait(120)
     finally:

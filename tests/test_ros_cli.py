@@ -24,6 +24,12 @@ def test_policy_node_refuses_a_missing_run(tmp_path, capsys):
     assert "is not a run directory" in capsys.readouterr().err
 
 
+def test_policy_node_refuses_a_negative_state_wait(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["ros", "policy-node", "--run", str(tmp_path), "--state-wait", "-1"])
+    assert "expected a number of seconds >= 0, got '-1'" in capsys.readouterr().err
+
+
 def test_sim_robot_needs_an_env_or_a_run(capsys):
     assert main(["ros", "sim-robot"]) == 2
     assert "give --env ID or --run RUN_DIR" in capsys.readouterr().err

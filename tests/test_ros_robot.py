@@ -219,3 +219,8 @@ def test_stale_and_malformed_images_are_skipped_and_counted():
     tr.deliver(topic, {**image_from_depth(np.zeros((8, 8), np.float32), "camera"), "encoding": "mono8"})
     tr.deliver(topic, image_from_depth(np.zeros((4, 4), np.float32), "camera"))
     assert robot.checks.skipped == {"stale": 1, "invalid": 2}
+
+
+def test_a_negative_state_wait_is_a_clear_error():
+    with pytest.raises(ValueError, match="state_wait must be a number of seconds >= 0"):
+        RosRobot(MemoryTransport(), load_robot_config("franka"), state_wait=-0.1)

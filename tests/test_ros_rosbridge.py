@@ -79,7 +79,8 @@ def test_loop_over_rosbridge_equals_the_in_process_episode(bridge, tiny_run, tmp
     sim = NodeProcess(["ros", "sim-robot", "--run", str(tiny_run), "--episodes", "1", "--seed", "3", "--no-point-cloud",
                        "--option", f"max_episode_steps={STEPS}",
                        "--json", str(tmp_path / "sim.json"), *common], env_without_ros_master(), tmp_path / "sim.log", cwd=ROOT)
-    policy = NodeProcess(["ros", "policy-node", "--run", str(tiny_run), "--device", "cpu", *common], env_without_ros_master(),
+    policy = NodeProcess(["ros", "policy-node", "--run", str(tiny_run), "--device", "cpu", "--state-wait", "2", *common],
+                         env_without_ros_master(),
                          tmp_path / "policy.log", cwd=ROOT)
     try:
         sim.wait(120)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from equimanip.robots import PolicyRunner, RobotConfig
 from equimanip.robots.runner import INTERRUPTED, STALE, TIMEOUT, UNSAFE
 from equimanip.ros.policy import LoadedPolicy
-from equimanip.ros.ros_robot import RosRobot
+from equimanip.ros.ros_robot import STATE_WAIT, RosRobot
 from equimanip.ros.transport import Transport, log
 
 
@@ -19,14 +19,15 @@ class PolicyNodeStats:
 
 
 def run_policy_node(transport: Transport, policy: LoadedPolicy, config: RobotConfig, rate_hz: float | None = None,
-                    max_age: float = 0.5, max_actions: int | None = None, observation_timeout: float = 1.0) -> PolicyNodeStats:
+                    max_age: float = 0.5, max_actions: int | None = None, observation_timeout: float = 1.0,
+                    state_wait: float = STATE_WAIT) -> PolicyNodeStats:
     """Serve until shutdown (or ``max_actions``): act on each new image at ``rate_hz`` at most.
 
     Stale or missing observations and unsafe actions hold the robot and the node waits for fresh
     input; it never exits on bad input. Ctrl-C holds the robot and returns.
     """
     rate = float(rate_hz or config.control_rate_hz)
-    robot = RosRobot(transport, config, max_age=max_age, dpos=policy.dpos, drot=policy.drot,
+    robot = RosRobot(transport, config, max_age=max_age, state_wait=state_wait, dpos=policy.dpos, drot=policy.drot,
                      image_size=policy.image_size, control_rate_hz=rate)
     robot.connect()
     runner = PolicyRunner(robot, policy.act, rate_hz=rate, observation_timeout=observation_timeout,

@@ -37,10 +37,15 @@ class RosRobot(Robot):
         config: topics, frames and conventions; ``dpos``, ``drot``, ``image_size`` and
             ``control_rate_hz`` may be overridden by a policy's own (``**overrides``).
         max_age: seconds after which a message is stale.
+        state_wait: seconds to wait for gripper state and EE pose as new as the image (default
+            ``STATE_WAIT``; a lock-step simulation on a loaded machine may need more).
     """
 
-    def __init__(self, transport: Transport, config: RobotConfig, max_age: float = 0.5, **overrides: Any):
-        self.transport, self.config, self.max_age = transport, config, max_age
+    def __init__(self, transport: Transport, config: RobotConfig, max_age: float = 0.5, state_wait: float = STATE_WAIT,
+                 **overrides: Any):
+        if not state_wait >= 0:
+            raise ValueError(f"state_wait must be a number of seconds >= 0, got {state_wait!r}")
+        self.transport, self.config, self.max_age, self.state_wait = transport, config, max_age, float(state_wait)
         self.dpos = float(overrides.get("dpos", config.dpos))
         self.drot = float(overrides.get("drot", config.drot))
         self.image_size = int(overrides.get("image_size", config.image_size))
@@ -123,15 +128,18 @@ class RosRobot(Robot):
             return None, -math.inf
         return found, t
 
-    def _newer_than(self, latest: Any, t: float | None) -> Any:
-        """``latest()`` → ``(value, stamp)``: wait up to ``STATE_WAIT`` s for a value stamped no earlier than the
+    def _newer_than(self, latest: Any, t: float | None, what: str) -> Any:
+        """``latest()`` → ``(value, stamp)``: wait up to ``state_wait`` s for a value stamped no earlier than the
         image ``t`` (it comes on another connection and may trail the image), then return the newest value."""
         value, stamp = latest()
-        deadline = time.monotonic() + STATE_WAIT
+        deadline = time.monotonic() + self.state_wait
         while (t is not None and stamp < t - 1e-6 and time.monotonic() < deadline
                and not self.transport.is_shutdown()):
             time.sleep(0.001)
             value, stamp = latest()
+        if t is not None and stamp < t - 1e-6 and value is not None:
+            log.info("%s is %.3f s older than the image after waiting %.3f s: using it (--state-wait waits longer)",
+                     what, t - stamp, self.state_wait)
         return value
 
     # -- the Robot interface -----------------------------------------------------------------
@@ -174,7 +182,7 @@ class RosRobot(Robot):
         self._used_image = count
         depth, t = value
         self._action_stamp = t
-        holding = self._newer_than(lambda: (self._holding, self._holding_stamp), t)
+        holding = self._newer_than(lambda: (self._holding, self._holding_stamp), t, "gripper state")
         return RobotObservation({"depth": depth, "holding": np.array([holding], dtype=np.float32)}, t)
 
     def _send(self, action: np.ndarray, t: float | None, hold: bool = False) -> None:
@@ -193,7 +201,7 @@ class RosRobot(Robot):
             self._cmd_pub.publish(twist_from_action(action, self.dpos, self.drot, period))
         else:
             # the pose the policy saw with its image, or newer (a target from an older pose is a wrong delta)
-            current = self._newer_than(lambda: self._ee_pose_and_stamp(log=False), t)
+            current = self._newer_than(lambda: self._ee_pose_and_stamp(log=False), t, "end-effector pose")
             if current is None:
                 self.ee_pose()  # logs why there is none
                 raise ObservationTimeout(f"no fresh end-effector pose ({c.base_frame} -> {c.ee_frame}) on {c.ee_pose_topic}: "
