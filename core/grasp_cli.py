@@ -26,7 +26,7 @@ def cmd_grasp_eval(args: argparse.Namespace) -> int:
     from equimanip.envs.grasping.benchmark import EvalSpec, evaluate
 
     spec = EvalSpec(detector=args.detector, scene=args.scene, objects=args.objects, num_objects=args.num_objects,
-                    noise=args.noise, device=args.device)
+                    noise=args.noise, device=args.device, allow_contact=not args.fail_on_approach_contact)
     result = evaluate(spec, rounds=args.rounds, seeds=args.seeds, workers=args.workers, progress=not args.no_progress,
                       video=args.video)
     g, d = result["gsr"], result["dr"]
@@ -77,6 +77,10 @@ def add_grasp_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--workers", type=int, default=1, metavar="K",
                    help="processes playing rounds in parallel; results do not depend on it (default 1)")
     g.add_argument("--device", default="cpu", help="device of the detector's network: cpu, auto, cuda (default cpu)")
+    g.add_argument("--fail-on-approach-contact", action="store_true",
+                   help="a contact while approaching fails the attempt (as in data generation); by default the hand "
+                        "stops at the contact and closes there, VGN's clutter-removal convention that Edge Grasp and "
+                        "GIGA report with")
     g.add_argument("--json", metavar="PATH", help="write gsr, dr (mean, std, per seed), attempts and the per-round log")
     g.add_argument("--video", metavar="PATH", help="also write an mp4 of the first round of the first seed")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -49,6 +49,29 @@ def test_grasp_starting_inside_an_object_is_a_collision(box_world):
     assert not result.success and result.reason == "pregrasp_collision"
 
 
+def test_a_contact_on_the_approach_fails_or_closes_there(box_world):
+    """A finger lands on the box top while descending: a failure for labels (VGN's data generation);
+    in VGN's evaluation convention the hand stops there and closes."""
+    pose = topdown_pose(0.0, 0.04, 0.01)  # the finger at y = 0 comes down on the middle of the box top
+    strict = box_world.execute(pose)
+    assert strict.reason == "approach_collision" and not strict.success
+    allowed = box_world.execute(pose, allow_contact=True)
+    assert allowed.approach_contact and allowed.reason in ("success", "slipped")
+    clear = box_world.execute(topdown_pose(0.1, 0.1, 0.01), allow_contact=True)
+    assert not clear.approach_contact
+
+
+def test_a_side_grasp_lifts_straight_up(box_world):
+    """Approaching horizontally (more than 60° from vertical), the retreat lifts the object 10 cm up
+    instead of dragging it back along the table (VGN)."""
+    pose = np.eye(4)
+    pose[:3, :3] = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])  # columns x, y, z: z = +x approach
+    pose[:3, 3] = (0.0, 0.0, 0.04)  # high enough for the palm (±3.2 cm about the TCP here) to clear the table
+    result = box_world.execute(pose)
+    assert result.success and result.held == ["box"]
+    assert box_world.sim.get_pose("box")[0][2] > 0.09
+
+
 def test_exact_depth_view_sees_the_box_top(box_world):
     obs = box_world.observe(np.random.default_rng(0))
     top = obs.points[obs.points[:, 2] > 0.04]

@@ -47,8 +47,10 @@ class RoundLog:
 
 
 def run_round(world: GraspWorld, planner: Planner, *, scene: str, num_objects: int, seed: int, round_index: int,
-              max_attempts: int = 20, on_frame: Callable[[], None] | None = None) -> RoundLog:
-    """Play one clutter-removal round; randomness from ``(seed, round_index)`` only."""
+              max_attempts: int = 20, on_frame: Callable[[], None] | None = None,
+              allow_contact: bool = True) -> RoundLog:
+    """Play one clutter-removal round; randomness from ``(seed, round_index)`` only. ``allow_contact``:
+    a contact on the approach stops the hand and it closes there (VGN's evaluation; False fails the attempt)."""
     rng = np.random.default_rng([seed, round_index])
     present = world.generate(scene, num_objects, rng)
     log = RoundLog(seed=seed, round=round_index, objects=present)
@@ -70,7 +72,7 @@ def run_round(world: GraspWorld, planner: Planner, *, scene: str, num_objects: i
                 log.end = "no_grasp"
                 break
             pose, score = best
-            result = world.execute(pose)
+            result = world.execute(pose, allow_contact=allow_contact)
             for name in result.held:  # lifted out of the scene
                 world.remove_object(name)
             world.hand.park()
@@ -78,6 +80,7 @@ def run_round(world: GraspWorld, planner: Planner, *, scene: str, num_objects: i
             fell = world.remove_outside_workspace()
             log.removed = present - len(world.object_names)
             log.attempts.append({"success": result.success, "reason": result.reason, "width": round(result.width, 5),
+                                 "approach_contact": result.approach_contact,
                                  "score": float(score), "points": int(len(observation.points)),
                                  "detect_s": round(detect_s, 4), "removed": len(result.held), "fell": len(fell)})
             failures = 0 if result.success else failures + 1
@@ -141,6 +144,7 @@ class EvalSpec:
     noise: str = "dex"
     device: str = "cpu"
     num_approach: int = 64
+    allow_contact: bool = True  # VGN's evaluation convention (see GraspWorld.execute)
 
 
 def _play(spec: EvalSpec, jobs: list[tuple[int, int]], queue: Any = None, worker: bool = False) -> list[dict]:
@@ -159,7 +163,7 @@ def _play(spec: EvalSpec, jobs: list[tuple[int, int]], queue: Any = None, worker
         world = GraspWorld(objects, camera=DepthCamera(noise=spec.noise))
         try:
             out.append(asdict(run_round(world, planner, scene=spec.scene, num_objects=spec.num_objects, seed=seed,
-                                        round_index=r)))
+                                        round_index=r, allow_contact=spec.allow_contact)))
         finally:
             world.close()
         if queue is not None:
@@ -205,6 +209,7 @@ def evaluate(spec: EvalSpec, *, rounds: int, seeds: list[int], workers: int = 1,
     summary = summarize(round_logs)
     summary.update({"detector": spec.detector, "scene": spec.scene, "objects": spec.objects,
                     "num_objects": spec.num_objects, "noise": spec.noise, "num_approach": spec.num_approach,
+                    "allow_contact": spec.allow_contact,
                     "seeds": list(seeds),
                     "rounds_per_seed": rounds, "wall_s": round(time.perf_counter() - start, 2), "workers": workers,
                     "rounds_log": logs})
@@ -240,7 +245,8 @@ def record_video(spec: EvalSpec, seed: int, path: str, *, fps: int = 20) -> None
             frames.append(world.sim.render(320, 240, view, projection, rgb=True).rgb)
 
     try:
-        run_round(world, planner, scene=spec.scene, num_objects=spec.num_objects, seed=seed, round_index=0, on_frame=grab)
+        run_round(world, planner, scene=spec.scene, num_objects=spec.num_objects, seed=seed, round_index=0, on_frame=grab,
+                  allow_contact=spec.allow_contact)
     finally:
         world.close()
     if frames:

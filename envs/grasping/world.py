@@ -22,7 +22,8 @@ WORKSPACE_HALF = 0.15
 WORKSPACE_HEIGHT = 0.3
 SUCCESS_GAP = 0.008  # the hand still holds something when its fingers stay this far apart
 PREGRASP = 0.05  # start this far behind the grasp along the approach (VGN)
-RETREAT = 0.10  # after closing, move back this far along the approach
+RETREAT = 0.10  # after closing, move back this far along the approach (side grasps: straight up)
+SIDE_GRASP_ANGLE = np.pi / 3  # approaches further than this from straight down lift vertically (VGN)
 
 
 @dataclass
@@ -43,6 +44,7 @@ class AttemptResult:
     reason: str  # "success", "pregrasp_collision", "approach_collision", "slipped"
     width: float  # finger gap after the retreat
     held: list[str] = field(default_factory=list)  # bodies between the fingers at the end
+    approach_contact: bool = False  # the approach touched something and stopped there (allow_contact)
 
 
 class GraspWorld:
@@ -178,10 +180,19 @@ class GraspWorld:
         return Observation(points=points, viewpoint=eye, depth=noisy, table_height=table)
 
     # -- grasp execution ----------------------------------------------------------------------
-    def execute(self, pose: np.ndarray) -> AttemptResult:
-        """Attempt a grasp at a TCP pose (4×4, world frame): open hand placed 5 cm behind it along
-        the approach, linear approach (a contact on the way fails), close, retreat 10 cm along
-        the approach. Success: the fingers stay more than 8 mm apart with something between them."""
+    def execute(self, pose: np.ndarray, allow_contact: bool = False) -> AttemptResult:
+        """Attempt a grasp at a TCP pose (4×4, world frame), as VGN's ``execute_grasp``: open hand
+        placed 5 cm behind it along the approach (a contact there fails), linear approach that stops
+        at the first contact, close, retreat 10 cm (along the approach; straight up for side grasps,
+        more than 60° from vertical). Success: the fingers stay more than 8 mm apart with something
+        between them.
+
+        Args:
+            pose: the TCP pose.
+            allow_contact: what a contact on the approach means. False (VGN's data generation and
+                our labels): the attempt fails. True (VGN's clutter-removal evaluation, which Edge
+                Grasp and GIGA report): the hand closes where it stopped.
+        """
         pose = np.asarray(pose, dtype=float)
         if pose.shape != (4, 4) or not np.all(np.isfinite(pose)):
             raise ValueError(f"a grasp pose must be a finite 4×4 matrix, got shape {pose.shape}")
@@ -191,16 +202,20 @@ class GraspWorld:
         self.hand.reset(pregrasp)
         if self.hand.in_contact():
             return AttemptResult(False, "pregrasp_collision", self.hand.width())
-        if not self.hand.move_linear(pose, abort_on_contact=True):
+        touched = not self.hand.move_linear(pose, abort_on_contact=True)
+        if touched and not allow_contact:
             return AttemptResult(False, "approach_collision", self.hand.width())
         self.hand.close()
         retreat = pose.copy()
-        retreat[:3, 3] -= RETREAT * approach
+        if np.arccos(np.clip(-approach[2], -1.0, 1.0)) > SIDE_GRASP_ANGLE:
+            retreat[2, 3] += RETREAT
+        else:
+            retreat[:3, 3] -= RETREAT * approach
         self.hand.move_linear(retreat)
         width = self.hand.width()
         held = [n for n in self.hand.touching_bodies() if n in self.object_names]
         ok = width > SUCCESS_GAP and bool(held)
-        return AttemptResult(ok, "success" if ok else "slipped", width, held if ok else [])
+        return AttemptResult(ok, "success" if ok else "slipped", width, held if ok else [], approach_contact=touched)
 
 
 def remove_table(points: np.ndarray, *, threshold: float = 0.006, hypotheses: int = 256) -> tuple[np.ndarray, float]:
