@@ -71,7 +71,8 @@ def render(data: dict) -> str:
     for cell in data["cells"].values():
         r = cell["result"]
         contact = {True: "closes", False: "fails"}.get(r.get("allow_contact"), "fails, old retreat")
-        lines.append(f"| {cell['label']} | {r['scene']} | `{r['objects']}` | {contact} | {len(r['seeds'])} × {r['rounds_per_seed']} | "
+        lines.append(f"| {cell['label']} | {r['scene']} | `{r['objects']}` | {contact} | "
+                     f"{len(r['seeds'])} × {r['rounds_per_seed']} | "
                      f"{100 * r['gsr']['mean']:.1f} ± {100 * r['gsr']['std']:.1f} | "
                      f"{100 * r['dr']['mean']:.1f} ± {100 * r['dr']['std']:.1f} | {r['attempts']} | {r['wall_s']:.0f} "
                      f"| {cell['commit']} |")
