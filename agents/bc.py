@@ -367,7 +367,10 @@ def train(config: BCConfig, run: Path, resume: bool = False, progress: bool = Tr
     writer.close()
     plot_curve(rows, run / "curve.png", f"{config.env} {config.algo}/{config.policy} seed {config.seed}",
                 xlabel="gradient steps")
+    from equimanip.provenance import code_revision
+
     summary = {"config": dataclasses.asdict(config), "algo": config.algo, "final_eval": final, "steps": step,
+               "code": code_revision(),
                "samples": {"total": len(samples), "expert": int((~samples.simulated).sum()),
                            "simulated": int(samples.simulated.sum()), **sample_stats},
                "seconds": {"data": data_seconds, "train": train_seconds}}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from equimanip.policies.equivariant import EquivariantActor, EquivariantBCHead, EquivariantCritic, split_mean_log_std
+from equimanip.policies.equivariant import (EquivariantActor, EquivariantBCHead, EquivariantCritic, channels_last,
+                                            split_mean_log_std)
 
 
 class ExportedActor(nn.Module):
@@ -15,7 +16,7 @@ class ExportedActor(nn.Module):
         self.head = actor.head.export()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return split_mean_log_std(self.head(self.encoder(x)).flatten(1))
+        return split_mean_log_std(self.head(self.encoder(channels_last(x))).flatten(1))
 
 
 class ExportedBCHead(nn.Module):
@@ -25,7 +26,7 @@ class ExportedBCHead(nn.Module):
         self.head = policy.head.export()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder(x)).flatten(1)
+        return self.head(self.encoder(channels_last(x))).flatten(1)
 
 
 class GroupMaxPool(nn.Module):
@@ -50,7 +51,7 @@ class ExportedCritic(nn.Module):
             nn.Sequential(head[0].export(), nn.ReLU(), GroupMaxPool(order), head[3].export()) for head in critic.q_heads)
 
     def forward(self, x: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        joint = torch.cat([self.encoder(x), action[:, :, None, None]], dim=1)
+        joint = torch.cat([self.encoder(channels_last(x)), action[:, :, None, None]], dim=1)
         return tuple(head(joint).flatten(1) for head in self.q_heads)
 
 

@@ -65,6 +65,59 @@ def simulate_cost(calls: int = 200) -> list[str]:
     return rows
 
 
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def _bc_step_seconds(size: int, steps: int, batch: int) -> dict[str, list[float]]:
+    import time
+
+    import torch
+    import torch.nn.functional as F
+    from escnn import nn as enn
+
+    from equimanip.policies import CNNBCHead, EquivariantBCHead
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, 2, size, size, generator=gen)
+    y = torch.rand(batch, 5, generator=gen) * 2 - 1
+    equi = EquivariantBCHead("D4", 2, size, 32).train()
+    cnn = CNNBCHead(2, size, 96).train()
+    nets = {"D4 equivariant, channels-last (shipped)": (equi, lambda: equi(x)),
+            "D4 equivariant, contiguous": (equi, lambda: equi.head(equi.encoder.net(
+                enn.GeometricTensor(x.contiguous(), equi.encoder.in_type))).tensor.flatten(1)),
+            "CNN (channels-last)": (cnn, lambda: cnn(x))}
+    optimizers = {name: torch.optim.Adam(net.parameters(), 1e-4) for name, (net, _) in nets.items()}
+    times: dict[str, list[float]] = {name: [] for name in nets}
+    for _ in range(2):
+        for name, (_, forward) in nets.items():
+            for i in range(steps + 1):
+                t = time.perf_counter()
+                loss = F.mse_loss(torch.tanh(forward()), y)
+                optimizers[name].zero_grad()
+                loss.backward()
+                optimizers[name].step()
+                if i:  # the first step of a round warms caches up
+                    times[name].append(time.perf_counter() - t)
+    return times
+
+
+def step_cost(batch: int = 64) -> list[str]:
+    """One BC gradient step (forward, MSE on tanh, backward, Adam) of each network, side by side in one
+    process, interleaved over two rounds: the shipped channels-last D4 network against the same
+    network fed escnn's default contiguous layout, and the CNN baseline."""
+    rows = ["| image | network | ms / step | vs contiguous D4 |", "|---|---|---|---|"]
+    for size, steps in ((64, 8), (128, 3)):
+        times = _bc_step_seconds(size, steps, batch)
+        base = float(np.median(times["D4 equivariant, contiguous"]))
+        for name, ts in times.items():
+            sec = float(np.median(ts))
+            rows.append(f"| {size}×{size} | {name} | {sec * 1000:.0f} | {sec / base:.2f} |")
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS, help="tasks (default: all three)")
@@ -76,6 +129,8 @@ def main() -> int:
     parser.add_argument("--out", default="outputs/bench_seil", help="run directories (default: outputs/bench_seil)")
     parser.add_argument("--report", default="docs/benchmarks/seil.md", help="markdown report (default: docs/benchmarks/seil.md)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("--no-costs", action="store_true",
+                        help="leave out the simulate and training-step cost tables (≈ 2 min; for filling the grid in pieces)")
     args = parser.parse_args()
 
     from equimanip.experiment import run_experiment
@@ -129,8 +184,8 @@ def main() -> int:
              f"gripper-centred top-down depth 64×64, dpos 2 cm; evaluated on {'/'.join(map(str, sorted(episodes)))} episodes "
              "(seeds `2_000_000 + 1000·seed` …, the same for every method). Success: mean over seeds, "
              "95 % Wilson interval over all evaluation episodes.", "",
-             "| task | demos | method | success % | 95 % CI | seeds | paper % | train s / run |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| task | demos | method | success % | 95 % CI | seeds | paper % | train s / run | code |",
+             "|---|---|---|---|---|---|---|---|---|"]
     summary = []
     for task in TASKS:
         for demos in sorted({r["demos"] for r in rows}):
@@ -144,17 +199,24 @@ def main() -> int:
                 if method == "CNN BC" and demos == 10:
                     paper = PAPER_CNN_BC_10[task]
                 secs = float(np.mean([r["train_seconds"] for r in mine]))
+                # the code each run was trained with (runs before it was recorded: "earlier")
+                code = ", ".join(sorted({str(r.get("code") or "earlier") for r in mine}))
                 summary.append({"task": task, "demos": demos, "method": method, "success": k / n, "ci95": [lo, hi],
-                                "episodes": n, "seeds": [r["seed"] for r in mine], "train_seconds": secs, "paper": paper})
+                                "episodes": n, "seeds": [r["seed"] for r in mine], "train_seconds": secs, "paper": paper,
+                                "code": code})
                 lines.append(f"| {task} | {demos} | {method} | {100 * k / n:.1f} | {100 * lo:.1f}–{100 * hi:.1f} | "
-                             f"{', '.join(str(r['seed']) for r in mine)} | {'' if paper is None else paper} | {secs:.0f} |")
+                             f"{', '.join(str(r['seed']) for r in mine)} | {'' if paper is None else paper} | "
+                             f"{secs:.0f} | {code} |")
     sim = [r for r in rows if r["simulate_calls"]]
     if sim:
         ms = float(np.average([r["simulate_ms_per_call"] for r in sim], weights=[r["simulate_calls"] for r in sim]))
         lines += ["", f"Transition simulation: {ms:.2f} ms per `simulate` call ({1000 / ms:.0f} calls/s) at 64×64, "
                       f"averaged over {sum(r['simulate_calls'] for r in sim)} calls (BulletArm: 36–74 ms)."]
-    lines += ["", "Transition simulation vs a real env step, same process (`simulate_cost()`, 200 calls each; "
-              "the step restores a snapshot first):", ""] + simulate_cost()
+    if not args.no_costs:
+        lines += ["", "Transition simulation vs a real env step, same process (`simulate_cost()`, 200 calls each; "
+                  "the step restores a snapshot first):", ""] + simulate_cost()
+        lines += ["", f"Training step cost (`step_cost()`, batch 64, median over two interleaved rounds, "
+                  f"{torch_threads()} torch threads):", ""] + step_cost()
     rates = [r["collect_steps_per_second"] for r in rows if r.get("collect_steps_per_second")]
     if rates:
         lines.append(f"\nCollection: {np.median(rates):.0f} env steps/s (median over datasets; expert + 64×64 render, "
