@@ -7,21 +7,30 @@ import subprocess
 from pathlib import Path
 
 
+def _git(*args: str) -> str | None:
+    """Output of a git command run in the package's folder; None outside a checkout or without git."""
+    try:
+        return subprocess.run(["git", "-C", str(Path(__file__).resolve().parent), *args], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def git_commit() -> str | None:
+    """Short sha of the checkout's HEAD (what the benchmark reports name), None for an installed package."""
+    return _git("rev-parse", "--short", "HEAD") or None
+
+
 @functools.lru_cache(maxsize=1)
 def code_revision() -> str:
     """``0.1.0`` for an installed package; ``0.1.0+g<sha>`` (``.dirty`` with uncommitted changes) in a
     git checkout: numerics of trained policies change with the code, so results name it."""
     from equimanip import __version__
 
-    here = Path(__file__).resolve().parent
-    try:
-        sha = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
+    sha = git_commit()
+    if sha is None:
         return __version__
-    return f"{__version__}+g{sha}{'.dirty' if dirty else ''}" if sha else __version__
+    return f"{__version__}+g{sha}{'.dirty' if _git('status', '--porcelain', '--untracked-files=no') else ''}"
 
 
-__all__ = ["code_revision"]
+__all__ = ["code_revision", "git_commit"]

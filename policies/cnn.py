@@ -8,7 +8,7 @@ import math
 import torch
 from torch import nn
 
-from equimanip.policies.equivariant import N_LOG_STD, split_mean_log_std
+from equimanip.policies.equivariant import N_LOG_STD, channels_last, split_mean_log_std
 from equimanip.symmetry import ACTION_DIM
 
 
@@ -29,13 +29,12 @@ class CNNEncoder(nn.Module):
         layers += [nn.Conv2d(channels, 2 * features, 3, padding=1), nn.ReLU(inplace=True),
                    nn.Conv2d(2 * features, features, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2),
                    nn.Conv2d(features, features, 3), nn.ReLU(inplace=True), nn.Flatten()]
-        # channels-last convolutions: oneDNN's fast layout on CPUs (a 64 px BC step 26 % faster on a
-        # 2-core AVX2 machine), and what tensor cores prefer on GPUs
+        # channels-last convolutions (see channels_last): a 64 px BC step 26 % faster on a 2-core AVX2 machine
         self.net = nn.Sequential(*layers).to(memory_format=torch.channels_last)
         self.features = features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.contiguous(memory_format=torch.channels_last))
+        return self.net(channels_last(x))
 
 
 class CNNActor(nn.Module):

@@ -17,7 +17,6 @@ import argparse
 import multiprocessing as mp
 import os
 import platform
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -163,7 +162,9 @@ def main() -> None:
 
     tasks = args.tasks or env_ids()
     lines = ["# Environment throughput", ""]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    from equimanip.provenance import git_commit
+
+    commit = git_commit() or "unknown"
     lines += [f"Command: `python scripts/bench_envs.py --steps {args.steps}` at commit `{commit}`, "
               f"{time.strftime('%Y-%m-%d')}, equimanip {equimanip.__version__}.",
               f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,11 +33,9 @@ PAPER = {  # REFERENCES.md §5: single view, unseen objects
 
 
 def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    from equimanip.provenance import git_commit
+
+    return git_commit() or "unknown"
 
 
 def load() -> dict:

@@ -120,7 +120,9 @@ def main() -> None:
     parser.add_argument("--out", help="report path (default docs/benchmarks/rl_cost.md or rl.md)")
     args = parser.parse_args()
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    from equimanip.provenance import git_commit
+
+    commit = git_commit() or "unknown"
     head = ["# RL benchmark", "",
             f"Command: `python scripts/bench_rl.py --part {args.part} --steps {args.steps}` at commit `{commit}`, "
             f"{time.strftime('%Y-%m-%d')}; {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "

@@ -65,12 +65,6 @@ def simulate_cost(calls: int = 200) -> list[str]:
     return rows
 
 
-def torch_threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
-
-
 def _bc_step_seconds(size: int, steps: int, batch: int) -> dict[str, list[float]]:
     import time
 
@@ -213,10 +207,12 @@ def main() -> int:
         lines += ["", f"Transition simulation: {ms:.2f} ms per `simulate` call ({1000 / ms:.0f} calls/s) at 64×64, "
                       f"averaged over {sum(r['simulate_calls'] for r in sim)} calls (BulletArm: 36–74 ms)."]
     if not args.no_costs:
+        import torch
+
         lines += ["", "Transition simulation vs a real env step, same process (`simulate_cost()`, 200 calls each; "
                   "the step restores a snapshot first):", ""] + simulate_cost()
         lines += ["", f"Training step cost (`step_cost()`, batch 64, median over two interleaved rounds, "
-                  f"{torch_threads()} torch threads):", ""] + step_cost()
+                  f"{torch.get_num_threads()} torch threads):", ""] + step_cost()
     rates = [r["collect_steps_per_second"] for r in rows if r.get("collect_steps_per_second")]
     if rates:
         lines.append(f"\nCollection: {np.median(rates):.0f} env steps/s (median over datasets; expert + 64×64 render, "
