@@ -58,6 +58,16 @@ def load_config(path: str | Path | None) -> dict[str, Any]:
     return config
 
 
+def _check_reusable(run: Path, summary: dict[str, Any], wanted: dict[str, Any]) -> None:
+    """A finished run is reused only if it was trained with the settings the config asks for now."""
+    trained = summary.get("config", {})
+    differ = [f"{k}={trained.get(k)!r} (the config asks for {v!r})" for k, v in sorted(wanted.items())
+              if k in trained and trained[k] != v]
+    if differ:
+        raise ValueError(f"{run} is a finished run with other settings: {', '.join(differ)}; "
+                         "write this experiment to another --out, or delete that run to retrain it")
+
+
 def run_experiment(config_path: str | Path | None, out: str | Path, progress: bool = True) -> list[dict[str, Any]]:
     """Run every method × seed of the config; write results.json/.md, success.png and a video."""
     from equimanip.agents.bc import DEMO_SEED, BCConfig, train
@@ -85,6 +95,8 @@ def run_experiment(config_path: str | Path | None, out: str | Path, progress: bo
             run = out / "runs" / f"{name.lower().replace(' ', '-').replace('+', 'plus')}-seed{seed}"
             if (run / "summary.json").exists():
                 summary = json.loads((run / "summary.json").read_text())
+                _check_reusable(run, summary, {"demos": config["demos"], "eval_episodes": config["eval_episodes"],
+                                               **settings})
             else:
                 summary = train(bc, run, resume=(run / "config.json").exists(), progress=progress)
             final = summary["final_eval"]

@@ -119,7 +119,9 @@ def main() -> int:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS), help="methods (default: all)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run (default: 100)")
-    parser.add_argument("--steps", type=int, default=1000, help="gradient steps per run (default: 1000)")
+    parser.add_argument("--steps", type=int, default=1600,
+                        help="gradient steps per run (default: 1600, ≈ 9.5 min of a 2-core CPU; runs with other step "
+                             "counts get their own folders and table rows)")
     parser.add_argument("--out", default="outputs/bench_seil", help="run directories (default: outputs/bench_seil)")
     parser.add_argument("--report", default="docs/benchmarks/seil.md", help="markdown report (default: docs/benchmarks/seil.md)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -136,7 +138,7 @@ def main() -> int:
             for method in args.methods:
                 # one experiment folder per task × demos × method; seeds accumulate over invocations
                 # (finished runs are reused), so the grid can be filled in pieces
-                where = out / f"{task}-{demos}demos-{method.lower().replace(' ', '-').replace('+', 'plus')}"
+                where = out / f"{task}-{demos}demos-{method.lower().replace(' ', '-').replace('+', 'plus')}-{args.steps}steps"
                 where.mkdir(parents=True, exist_ok=True)
                 old = json.loads((where / "config.json").read_text())["seeds"] if (where / "config.json").exists() else []
                 config = {"env": f"equimanip/{task}-v0", "env_options": {"dpos": 0.02, "image_size": 64}, "demos": demos,
@@ -150,7 +152,7 @@ def main() -> int:
     # previous report (seil.json: run folders do not survive a move to another machine), exactly what was run
     rows, steps, episodes = [], set(), set()
     for task in TASKS:
-        for res in sorted(out.glob(f"{task}-*demos-*/results.json")):
+        for res in sorted(out.glob(f"{task}-*demos-*steps/results.json")):
             result = json.loads(res.read_text())
             demos = int(result["config"]["demos"])
             for run in result["runs"]:
@@ -160,7 +162,7 @@ def main() -> int:
                              "simulate_calls": summary["samples"].get("simulate_calls", 0)})
     report_json = Path(args.report).with_suffix(".json")
     if report_json.exists():
-        key = lambda r: (r["task"], r["demos"], r["method"], r["seed"])  # noqa: E731
+        key = lambda r: (r["task"], r["demos"], r["method"], r["steps"], r["seed"])  # noqa: E731
         here = {key(r) for r in rows}
         earlier = [r for r in json.loads(report_json.read_text()).get("runs", []) if key(r) not in here]
         rows += earlier
@@ -178,13 +180,14 @@ def main() -> int:
              f"gripper-centred top-down depth 64×64, dpos 2 cm; evaluated on {'/'.join(map(str, sorted(episodes)))} episodes "
              "(seeds `2_000_000 + 1000·seed` …, the same for every method). Success: mean over seeds, "
              "95 % Wilson interval over all evaluation episodes.", "",
-             "| task | demos | method | success % | 95 % CI | seeds | paper % | train s / run | code |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| task | demos | method | steps | success % | 95 % CI | seeds | paper % | train s / run | code |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     summary = []
     for task in TASKS:
         for demos in sorted({r["demos"] for r in rows}):
-            for method in METHODS:
-                mine = [r for r in rows if r["task"] == task and r["demos"] == demos and r["method"] == method]
+            for method, n_steps in [(m, n) for m in METHODS for n in sorted(steps)]:
+                mine = [r for r in rows if r["task"] == task and r["demos"] == demos and r["method"] == method
+                        and r["steps"] == n_steps]
                 if not mine:
                     continue
                 k, n = sum(r["successes"] for r in mine), sum(r["episodes"] for r in mine)
@@ -195,10 +198,10 @@ def main() -> int:
                 secs = float(np.mean([r["train_seconds"] for r in mine]))
                 # the code each run was trained with (runs before it was recorded: "earlier")
                 code = ", ".join(sorted({str(r.get("code") or "earlier") for r in mine}))
-                summary.append({"task": task, "demos": demos, "method": method, "success": k / n, "ci95": [lo, hi],
-                                "episodes": n, "seeds": [r["seed"] for r in mine], "train_seconds": secs, "paper": paper,
-                                "code": code})
-                lines.append(f"| {task} | {demos} | {method} | {100 * k / n:.1f} | {100 * lo:.1f}–{100 * hi:.1f} | "
+                summary.append({"task": task, "demos": demos, "method": method, "steps": n_steps, "success": k / n,
+                                "ci95": [lo, hi], "episodes": n, "seeds": [r["seed"] for r in mine],
+                                "train_seconds": secs, "paper": paper, "code": code})
+                lines.append(f"| {task} | {demos} | {method} | {n_steps} | {100 * k / n:.1f} | {100 * lo:.1f}–{100 * hi:.1f} | "
                              f"{', '.join(str(r['seed']) for r in mine)} | {'' if paper is None else paper} | "
                              f"{secs:.0f} | {code} |")
     sim = [r for r in rows if r["simulate_calls"]]

@@ -139,6 +139,10 @@ def test_experiment_end_to_end_and_config_errors(tmp_path):
         assert (tmp_path / "out" / name).exists(), name
     # re-running reuses finished runs
     assert run_experiment(path, tmp_path / "out", progress=False) == table
+    # ... but never one trained with other settings
+    path.write_text(json.dumps({**config, "train": {**config["train"], "steps": 4}}))
+    with pytest.raises(ValueError, match=r"finished run with other settings: steps=3 \(the config asks for 4\)"):
+        run_experiment(path, tmp_path / "out", progress=False)
     path.write_text(json.dumps({**config, "learning": 1}))
     with pytest.raises(ValueError, match="unknown keys"):
         load_config(path)
