@@ -78,7 +78,7 @@ class BCConfig:
     sigma: float = 0.4
     simulate_holding: bool = True
     rotate: bool = True
-    steps: int = 1600
+    steps: int = 1000
     batch_size: int = 64
     learning_rate: float = 1e-3
     lr_schedule: str = "cosine"

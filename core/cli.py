@@ -320,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
             "episodes collected into RUN_DIR/dataset (--env). Writes config.json, samples.npz, TensorBoard logs (tb/), "
             "eval.csv, checkpoint.pt, model.pt, curve.png, eval.mp4 and summary.json to RUN_DIR. Defaults (SEIL, "
             "REFERENCES §4): D4-equivariant network, 4 simulated samples per free-space step with sigma 0.4, random "
-            "rotations of every batch, Adam lr 1e-3 with cosine decay, batch 64, 1600 steps, env options dpos=0.02 "
+            "rotations of every batch, Adam lr 1e-3 with cosine decay, batch 64, 1000 steps, env options dpos=0.02 "
             "and image_size=64."))
         t.add_argument("--dataset", metavar="DIR", help="a dataset written by `equimanip collect` (fixes env and options)")
         t.add_argument("--env", metavar="ID", help="task id to collect demos in, e.g. equimanip/BlockInBowl-v0")
@@ -336,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--free-space-only", action="store_true",
                        help="simulate transitions only while nothing is held (the SEIL paper's setting); by default "
                             "held objects are carried with the virtual gripper")
-        t.add_argument("--steps", type=int, help="gradient steps (1600: ≈ 9.5 min at 64 px on a 2-core CPU)")
+        t.add_argument("--steps", type=int, help="gradient steps (1000: ≈ 6 min at 64 px on a 2-core CPU)")
         t.add_argument("--batch-size", dest="batch_size", type=int, help="batch size (64)")
         t.add_argument("--learning-rate", dest="learning_rate", type=float, help="Adam learning rate (1e-3)")
         t.add_argument("--lr-schedule", dest="lr_schedule", choices=("cosine", "constant"),

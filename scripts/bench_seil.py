@@ -119,8 +119,8 @@ def main() -> int:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS), help="methods (default: all)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run (default: 100)")
-    parser.add_argument("--steps", type=int, default=1600,
-                        help="gradient steps per run (default: 1600, ≈ 9.5 min of a 2-core CPU; runs with other step "
+    parser.add_argument("--steps", type=int, default=1000,
+                        help="gradient steps per run (default: 1000, ≈ 6 min of a 2-core CPU; runs with other step "
                              "counts get their own folders and table rows)")
     parser.add_argument("--out", default="outputs/bench_seil", help="run directories (default: outputs/bench_seil)")
     parser.add_argument("--report", default="docs/benchmarks/seil.md", help="markdown report (default: docs/benchmarks/seil.md)")
