@@ -127,7 +127,7 @@ class EquivariantEncoder(torch.nn.Module):
 
 def channels_last(x: torch.Tensor) -> torch.Tensor:
     """Image batches in channels-last layout: oneDNN's fast one on CPUs (a D4 64 px BC step costs
-    0.83× the contiguous one on a 2-core AVX2 machine, ``step_cost()`` in ``scripts/bench_seil.py``),
+    0.83–0.95× the contiguous one in two runs on a 2-core AVX2 machine, ``step_cost()`` in ``scripts/bench_seil.py``),
     what tensor cores prefer on GPUs. escnn's convolutions, ReLUs and poolings keep the layout."""
     return x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x
 
