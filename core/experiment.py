@@ -58,6 +58,11 @@ def load_config(path: str | Path | None) -> dict[str, Any]:
     return config
 
 
+def method_slug(name: str) -> str:
+    """A method's name as a folder name: ``CNN BC + TS`` -> ``cnn-bc-plus-ts``."""
+    return name.lower().replace(' ', '-').replace('+', 'plus')
+
+
 def _check_reusable(run: Path, summary: dict[str, Any], wanted: dict[str, Any]) -> None:
     """A finished run is reused only if it was trained with the settings the config asks for now."""
     trained = summary.get("config", {})
@@ -92,7 +97,7 @@ def run_experiment(config_path: str | Path | None, out: str | Path, progress: bo
             settings = {**config["train"], **method}
             bc = BCConfig(dataset=str(dataset), demos=config["demos"], seed=int(seed), eval_episodes=config["eval_episodes"],
                           **settings)
-            run = out / "runs" / f"{name.lower().replace(' ', '-').replace('+', 'plus')}-seed{seed}"
+            run = out / "runs" / f"{method_slug(name)}-seed{seed}"
             if (run / "summary.json").exists():
                 summary = json.loads((run / "summary.json").read_text())
                 _check_reusable(run, summary, {"demos": config["demos"], "eval_episodes": config["eval_episodes"],

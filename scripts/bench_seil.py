@@ -14,6 +14,7 @@ the flags; the report says exactly what was run.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -129,7 +130,7 @@ def main() -> int:
                         help="leave out the simulate and training-step cost tables (≈ 2 min; for filling the grid in pieces)")
     args = parser.parse_args()
 
-    from equimanip.experiment import run_experiment
+    from equimanip.experiment import method_slug, run_experiment
     from equimanip.rollout import wilson_interval
 
     out = Path(args.out)
@@ -138,7 +139,7 @@ def main() -> int:
             for method in args.methods:
                 # one experiment folder per task × demos × method; seeds accumulate over invocations
                 # (finished runs are reused), so the grid can be filled in pieces
-                where = out / f"{task}-{demos}demos-{method.lower().replace(' ', '-').replace('+', 'plus')}-{args.steps}steps"
+                where = out / f"{task}-{demos}demos-{method_slug(method)}-{args.steps}steps"
                 where.mkdir(parents=True, exist_ok=True)
                 old = json.loads((where / "config.json").read_text())["seeds"] if (where / "config.json").exists() else []
                 config = {"env": f"equimanip/{task}-v0", "env_options": {"dpos": 0.02, "image_size": 64}, "demos": demos,
@@ -185,7 +186,7 @@ def main() -> int:
     summary = []
     for task in TASKS:
         for demos in sorted({r["demos"] for r in rows}):
-            for method, n_steps in [(m, n) for m in METHODS for n in sorted(steps)]:
+            for method, n_steps in itertools.product(METHODS, sorted(steps)):
                 mine = [r for r in rows if r["task"] == task and r["demos"] == demos and r["method"] == method
                         and r["steps"] == n_steps]
                 if not mine:
