@@ -26,7 +26,7 @@ def cmd_grasp_eval(args: argparse.Namespace) -> int:
     from equimanip.envs.grasping.benchmark import EvalSpec, evaluate
 
     spec = EvalSpec(detector=args.detector, scene=args.scene, objects=args.objects, num_objects=args.num_objects,
-                    noise=args.noise, device=args.device, allow_contact=not args.fail_on_approach_contact)
+                    noise=args.noise, device=args.device, allow_contact=not args.fail_on_approach_contact, min_score=args.min_score)
     result = evaluate(spec, rounds=args.rounds, seeds=args.seeds, workers=args.workers, progress=not args.no_progress,
                       video=args.video)
     g, d = result["gsr"], result["dr"]
@@ -81,6 +81,10 @@ def add_grasp_parser(sub: argparse._SubParsersAction) -> None:
                    help="a contact while approaching fails the attempt (as in data generation); by default the hand "
                         "stops at the contact and closes there, VGN's clutter-removal convention that Edge Grasp and "
                         "GIGA report with")
+    g.add_argument("--min-score", dest="min_score", type=float, metavar="P",
+                   help="do not execute a best grasp scored below P (in [0, 1]): take a new view instead; the third "
+                        "such skip ends the round. Edge Grasp Network's evaluation uses 0.85 (default: execute "
+                        "every best grasp)")
     g.add_argument("--json", metavar="PATH", help="write gsr, dr (mean, std, per seed), attempts and the per-round log")
     g.add_argument("--video", metavar="PATH", help="also write an mp4 of the first round of the first seed")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")

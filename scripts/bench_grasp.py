@@ -62,16 +62,19 @@ def render(data: dict) -> str:
              "\"closes\" is VGN's clutter-removal evaluation (`execute_grasp(..., allow_contact=True)`, which Edge "
              "Grasp and GIGA report with): the hand stops there and closes; \"fails\" fails the attempt (VGN's "
              "data generation; `--fail-on-approach-contact`); \"fails, old retreat\": cells run before side grasps "
-             "lifted straight up (they retreated along the approach).", "",
+             "lifted straight up (they retreated along the approach). *Skipped below*: Edge Grasp Network's rule "
+             "(`--min-score`): a best grasp scored below it is not executed, a new view is taken, the third skip "
+             "ends the round.", "",
              "| detector | scene | objects | on contact | seeds × rounds | GSR % (mean ± std) | DR % (mean ± std) | "
-             "attempts | wall s | HEAD when run |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "attempts | skipped below | wall s | HEAD when run |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for cell in data["cells"].values():
         r = cell["result"]
         contact = {True: "closes", False: "fails"}.get(r.get("allow_contact"), "fails, old retreat")
         lines.append(f"| {cell['label']} | {r['scene']} | `{r['objects']}` | {contact} | "
                      f"{len(r['seeds'])} × {r['rounds_per_seed']} | "
                      f"{100 * r['gsr']['mean']:.1f} ± {100 * r['gsr']['std']:.1f} | "
-                     f"{100 * r['dr']['mean']:.1f} ± {100 * r['dr']['std']:.1f} | {r['attempts']} | {r['wall_s']:.0f} "
+                     f"{100 * r['dr']['mean']:.1f} ± {100 * r['dr']['std']:.1f} | {r['attempts']} | "
+                     f"{'—' if r.get('min_score') is None else r['min_score']} | {r['wall_s']:.0f} "
                      f"| {cell['commit']} |")
     lines += ["", "Commands:", ""]
     for cell in data["cells"].values():
@@ -101,17 +104,19 @@ def run_cells(args: argparse.Namespace, data: dict) -> None:
         for scene in args.scenes:
             allow_contact = not args.fail_on_approach_contact
             key = json.dumps([label, detector, scene, args.objects, args.noise, args.rounds, args.seeds,
-                              "closes on contact" if allow_contact else "fails on contact"])
+                              "closes on contact" if allow_contact else "fails on contact"]
+                             + ([] if args.min_score is None else [f"min score {args.min_score}"]))
             if key in data["cells"] and not args.force:
                 print(f"reusing {label} / {scene}")
                 continue
             spec = EvalSpec(detector=detector, scene=scene, objects=args.objects, noise=args.noise,
-                            allow_contact=allow_contact)
+                            allow_contact=allow_contact, min_score=args.min_score)
             result = evaluate(spec, rounds=args.rounds, seeds=args.seeds, workers=args.workers, progress=True)
             result.pop("rounds_log")
             command = (f"equimanip grasp eval --detector {detector} --scene {scene} --objects '{args.objects}' "
                        f"--rounds {args.rounds} --seeds {' '.join(map(str, args.seeds))} --noise {args.noise}"
-                       + ("" if allow_contact else " --fail-on-approach-contact"))
+                       + ("" if allow_contact else " --fail-on-approach-contact")
+                       + ("" if args.min_score is None else f" --min-score {args.min_score}"))
             data["cells"][key] = {"label": label, "result": result, "command": command, "commit": commit()}
             save(data)
             g, d = result["gsr"], result["dr"]
@@ -145,6 +150,9 @@ def main() -> None:
     parser.add_argument("--noise", default="dex", choices=("dex", "none"))
     parser.add_argument("--workers", type=int, default=2, help="processes (2)")
     parser.add_argument("--force", action="store_true", help="re-run cells that are already in grasp.json")
+    parser.add_argument("--min-score", dest="min_score", type=float, default=None,
+                        help="skip best grasps scored below it and take a new view, three skips end a round "
+                             "(Edge Grasp Network's evaluation: 0.85; default: execute every best grasp)")
     parser.add_argument("--fail-on-approach-contact", action="store_true",
                         help="a contact while approaching fails the attempt (default: the hand closes there, VGN's "
                              "clutter-removal convention)")

@@ -158,7 +158,10 @@ def main() -> int:
             demos = int(result["config"]["demos"])
             for run in result["runs"]:
                 summary = json.loads((Path(run["run"]) / "summary.json").read_text())
-                rows.append({"task": task, "demos": demos, **run,
+                # relative to the working directory when inside it, so the committed report names no machine's paths
+                where_run = Path(run["run"]).resolve()
+                shown = where_run.relative_to(Path.cwd().resolve()) if where_run.is_relative_to(Path.cwd().resolve()) else where_run
+                rows.append({"task": task, "demos": demos, **run, "run": str(shown),
                              "simulate_ms_per_call": summary["samples"].get("simulate_ms_per_call", 0.0),
                              "simulate_calls": summary["samples"].get("simulate_calls", 0)})
     report_json = Path(args.report).with_suffix(".json")

@@ -115,6 +115,31 @@ def test_round_ends_when_no_grasp_is_found():
     assert log.end == "no_grasp" and log.attempts == []
 
 
+def test_low_scored_grasps_are_skipped_and_the_third_skip_ends_the_round():
+    world = GraspWorld(load_object_set("random-urdfs-train"))
+    air = topdown_pose(0.14, 0.14, 0.2)
+    scores = iter([0.5, 0.9, 0.2, 0.84])  # skip, attempt (fails in air), skip, skip -> end
+    views = []
+
+    def planner(obs, rng):
+        views.append(obs)
+        return air, next(scores)
+
+    log = run_round(world, planner, scene="packed", num_objects=3, seed=0, round_index=0, min_score=0.85)
+    world.close()
+    assert log.end == "low_score" and log.skips == 3 and len(views) == 4
+    assert [a["score"] for a in log.attempts] == [0.9] and log.removed == 0
+    assert summarize([log])["skips"] == 3 and summarize([log])["end_reasons"]["low_score"] == 1
+
+
+def test_min_score_outside_the_unit_interval_is_refused():
+    from equimanip.envs.grasping.benchmark import EvalSpec, evaluate
+
+    with pytest.raises(ValueError, match=r"min_score must be in \[0, 1\]"):
+        evaluate(EvalSpec(detector="heuristic", scene="packed", objects="random-urdfs-test", min_score=85.0),
+                 rounds=1, seeds=[0], progress=False)
+
+
 def test_summary_arithmetic():
     def attempts(*ok: bool) -> list[dict]:
         return [{"success": o} for o in ok]

@@ -3,7 +3,9 @@ GIGA and Edge Grasp Network (Breyer et al. 2020; Huang et al. 2023).
 
 A round drops ``num_objects`` objects (pile or packed), then repeats: one noisy depth view, the
 detector's best grasp, its execution. A round ends when the table is clear, the detector finds no
-grasp, or after two failures in a row. GSR = successful attempts / attempts; DR = objects removed /
+grasp, or after two failures in a row. With ``min_score`` (Edge Grasp Network's evaluation uses 0.85)
+a best grasp scored below it is not executed: the camera takes a new view instead, and three such
+skips in a round end it. GSR = successful attempts / attempts; DR = objects removed /
 objects present; both reported as mean ± std over seeds.
 """
 
@@ -22,6 +24,7 @@ from equimanip.envs.grasping.objects import load_object_set
 from equimanip.envs.grasping.world import GraspWorld, Observation
 
 MAX_CONSECUTIVE_FAILURES = 2
+MAX_SKIPS = 3  # Edge Grasp Network: low-score views before a round ends
 
 
 class Planner(Protocol):
@@ -39,7 +42,8 @@ class RoundLog:
     objects: int
     removed: int = 0
     attempts: list[dict[str, Any]] = field(default_factory=list)
-    end: str = ""  # "clear", "no_grasp", "failures", "max_attempts"
+    end: str = ""  # "clear", "no_grasp", "failures", "max_attempts", "low_score"
+    skips: int = 0  # views whose best grasp scored below min_score (not executed)
 
     @property
     def successes(self) -> int:
@@ -48,9 +52,11 @@ class RoundLog:
 
 def run_round(world: GraspWorld, planner: Planner, *, scene: str, num_objects: int, seed: int, round_index: int,
               max_attempts: int = 20, on_frame: Callable[[], None] | None = None,
-              allow_contact: bool = True) -> RoundLog:
+              allow_contact: bool = True, min_score: float | None = None) -> RoundLog:
     """Play one clutter-removal round; randomness from ``(seed, round_index)`` only. ``allow_contact``:
-    a contact on the approach stops the hand and it closes there (VGN's evaluation; False fails the attempt)."""
+    a contact on the approach stops the hand and it closes there (VGN's evaluation; False fails the attempt).
+    ``min_score``: skip (do not execute) a best grasp scored below it and take a new view; the
+    ``MAX_SKIPS``-th skip ends the round (None: execute every best grasp)."""
     rng = np.random.default_rng([seed, round_index])
     present = world.generate(scene, num_objects, rng)
     log = RoundLog(seed=seed, round=round_index, objects=present)
@@ -72,6 +78,12 @@ def run_round(world: GraspWorld, planner: Planner, *, scene: str, num_objects: i
                 log.end = "no_grasp"
                 break
             pose, score = best
+            if min_score is not None and score < min_score:
+                log.skips += 1
+                if log.skips >= MAX_SKIPS:
+                    log.end = "low_score"
+                    break
+                continue
             result = world.execute(pose, allow_contact=allow_contact)
             for name in result.held:  # lifted out of the scene
                 world.remove_object(name)
@@ -113,7 +125,9 @@ def summarize(logs: Iterable[RoundLog]) -> dict[str, Any]:
         "attempts": int(sum(v["attempts"] for v in per_seed.values())),
         "rounds": len(logs),
         "per_seed": {str(k): v for k, v in per_seed.items()},
-        "end_reasons": {r: sum(log.end == r for log in logs) for r in ("clear", "no_grasp", "failures", "max_attempts")},
+        "end_reasons": {r: sum(log.end == r for log in logs)
+                        for r in ("clear", "no_grasp", "failures", "max_attempts", "low_score")},
+        "skips": int(sum(log.skips for log in logs)),
     }
 
 
@@ -145,6 +159,7 @@ class EvalSpec:
     device: str = "cpu"
     num_approach: int = 64
     allow_contact: bool = True  # VGN's evaluation convention (see GraspWorld.execute)
+    min_score: float | None = None  # skip best grasps scored below it (Edge Grasp: 0.85); None: never skip
 
 
 def _play(spec: EvalSpec, jobs: list[tuple[int, int]], queue: Any = None, worker: bool = False) -> list[dict]:
@@ -163,7 +178,8 @@ def _play(spec: EvalSpec, jobs: list[tuple[int, int]], queue: Any = None, worker
         world = GraspWorld(objects, camera=DepthCamera(noise=spec.noise))
         try:
             out.append(asdict(run_round(world, planner, scene=spec.scene, num_objects=spec.num_objects, seed=seed,
-                                        round_index=r, allow_contact=spec.allow_contact)))
+                                        round_index=r, allow_contact=spec.allow_contact,
+                                        min_score=spec.min_score)))
         finally:
             world.close()
         if queue is not None:
@@ -185,6 +201,8 @@ def evaluate(spec: EvalSpec, *, rounds: int, seeds: list[int], workers: int = 1,
         raise ValueError(f"need rounds ≥ 1 and at least one seed, got rounds={rounds}, seeds={seeds}")
     if workers < 1:
         raise ValueError(f"workers must be ≥ 1, got {workers}")
+    if spec.min_score is not None and not 0.0 <= spec.min_score <= 1.0:
+        raise ValueError(f"min_score must be in [0, 1] (detector scores are), got {spec.min_score}")
     jobs = [(s, r) for s in seeds for r in range(rounds)]
     start = time.perf_counter()
     bar = tqdm(total=len(jobs), desc=f"{spec.detector} {spec.scene}", unit="round", disable=not progress)
@@ -209,7 +227,7 @@ def evaluate(spec: EvalSpec, *, rounds: int, seeds: list[int], workers: int = 1,
     summary = summarize(round_logs)
     summary.update({"detector": spec.detector, "scene": spec.scene, "objects": spec.objects,
                     "num_objects": spec.num_objects, "noise": spec.noise, "num_approach": spec.num_approach,
-                    "allow_contact": spec.allow_contact,
+                    "allow_contact": spec.allow_contact, "min_score": spec.min_score,
                     "seeds": list(seeds),
                     "rounds_per_seed": rounds, "wall_s": round(time.perf_counter() - start, 2), "workers": workers,
                     "rounds_log": logs})
@@ -246,7 +264,7 @@ def record_video(spec: EvalSpec, seed: int, path: str, *, fps: int = 20) -> None
 
     try:
         run_round(world, planner, scene=spec.scene, num_objects=spec.num_objects, seed=seed, round_index=0, on_frame=grab,
-                  allow_contact=spec.allow_contact)
+                  allow_contact=spec.allow_contact, min_score=spec.min_score)
     finally:
         world.close()
     if frames:
