@@ -26,7 +26,8 @@ def cmd_grasp_eval(args: argparse.Namespace) -> int:
     from equimanip.envs.grasping.benchmark import EvalSpec, evaluate
 
     spec = EvalSpec(detector=args.detector, scene=args.scene, objects=args.objects, num_objects=args.num_objects,
-                    noise=args.noise, device=args.device, allow_contact=not args.fail_on_approach_contact, min_score=args.min_score)
+                    noise=args.noise, device=args.device, allow_contact=not args.fail_on_approach_contact,
+                    min_score=args.min_score)
     result = evaluate(spec, rounds=args.rounds, seeds=args.seeds, workers=args.workers, progress=not args.no_progress,
                       video=args.video)
     g, d = result["gsr"], result["dr"]

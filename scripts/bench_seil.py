@@ -160,7 +160,8 @@ def main() -> int:
                 summary = json.loads((Path(run["run"]) / "summary.json").read_text())
                 # relative to the working directory when inside it, so the committed report names no machine's paths
                 where_run = Path(run["run"]).resolve()
-                shown = where_run.relative_to(Path.cwd().resolve()) if where_run.is_relative_to(Path.cwd().resolve()) else where_run
+                here = Path.cwd().resolve()
+                shown = where_run.relative_to(here) if where_run.is_relative_to(here) else where_run
                 rows.append({"task": task, "demos": demos, **run, "run": str(shown),
                              "simulate_ms_per_call": summary["samples"].get("simulate_ms_per_call", 0.0),
                              "simulate_calls": summary["samples"].get("simulate_calls", 0)})
