@@ -162,6 +162,13 @@ class EvalSpec:
     min_score: float | None = None  # skip best grasps scored below it (Edge Grasp: 0.85); None: never skip
 
 
+def _spec_round(spec: EvalSpec, world: GraspWorld, planner: Planner, seed: int, round_index: int,
+                on_frame: Callable[[], None] | None = None) -> RoundLog:
+    """One round under the spec's rules (the evaluation and its video play rounds the same way)."""
+    return run_round(world, planner, scene=spec.scene, num_objects=spec.num_objects, seed=seed, round_index=round_index,
+                     on_frame=on_frame, allow_contact=spec.allow_contact, min_score=spec.min_score)
+
+
 def _play(spec: EvalSpec, jobs: list[tuple[int, int]], queue: Any = None, worker: bool = False) -> list[dict]:
     import torch
 
@@ -177,9 +184,7 @@ def _play(spec: EvalSpec, jobs: list[tuple[int, int]], queue: Any = None, worker
         # not depend on which process plays it
         world = GraspWorld(objects, camera=DepthCamera(noise=spec.noise))
         try:
-            out.append(asdict(run_round(world, planner, scene=spec.scene, num_objects=spec.num_objects, seed=seed,
-                                        round_index=r, allow_contact=spec.allow_contact,
-                                        min_score=spec.min_score)))
+            out.append(asdict(_spec_round(spec, world, planner, seed, r)))
         finally:
             world.close()
         if queue is not None:
@@ -263,8 +268,7 @@ def record_video(spec: EvalSpec, seed: int, path: str, *, fps: int = 20) -> None
             frames.append(world.sim.render(320, 240, view, projection, rgb=True).rgb)
 
     try:
-        run_round(world, planner, scene=spec.scene, num_objects=spec.num_objects, seed=seed, round_index=0, on_frame=grab,
-                  allow_contact=spec.allow_contact, min_score=spec.min_score)
+        _spec_round(spec, world, planner, seed, 0, on_frame=grab)
     finally:
         world.close()
     if frames:
