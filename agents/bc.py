@@ -65,6 +65,8 @@ class BCConfig:
         checkpoint_every: gradient steps between checkpoints.
         env_options: env options (defaults: SEIL's dpos 0.02, 64 px); a dataset's override them.
         device: ``auto``, ``cpu`` or ``cuda``.
+        precision: ``auto`` (bf16 mixed precision where the hardware has bf16 matrix units: AMX CPUs,
+            Ampere+ GPUs; else fp32), ``fp32`` or ``bf16``. Evaluation always runs in fp32.
         video_episodes: evaluation episodes recorded in ``eval.mp4``.
     """
 
@@ -88,6 +90,7 @@ class BCConfig:
     checkpoint_every: int = 250
     env_options: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
+    precision: str = "auto"
     video_episodes: int = 2
 
     @property
@@ -118,6 +121,10 @@ class BCConfig:
             raise ValueError(f"sigma must be a positive number, got {self.sigma!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; accepted: {', '.join(LR_SCHEDULES)}")
+        from equimanip.policies.device import PRECISIONS
+
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; accepted: {', '.join(PRECISIONS)}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
         return self
@@ -263,6 +270,7 @@ def train(config: BCConfig, run: Path, resume: bool = False, progress: bool = Tr
 
     from equimanip.agents.run_dir import open_run, plot_curve, read_eval, write_eval
     from equimanip.policies import resolve_device
+    from equimanip.policies.device import autocast, resolve_precision
 
     run = Path(run)
     config_path = run / "config.json"
@@ -270,6 +278,7 @@ def train(config: BCConfig, run: Path, resume: bool = False, progress: bool = Tr
     if not resume and not config.dataset:
         config.env_options = {**DEFAULT_ENV_OPTIONS, **config.env_options}
     device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
     torch.manual_seed(config.seed)
 
     start = time.perf_counter()
@@ -336,7 +345,9 @@ def train(config: BCConfig, run: Path, resume: bool = False, progress: bool = Tr
         if config.lr_schedule == "cosine":
             for group in opt.param_groups:
                 group["lr"] = config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * step / config.steps))
-        loss = F.mse_loss(torch.tanh(net(images)), target)
+        with autocast(device, precision):
+            out = net(images)
+        loss = F.mse_loss(torch.tanh(out.float()), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -373,7 +384,7 @@ def train(config: BCConfig, run: Path, resume: bool = False, progress: bool = Tr
                "code": code_revision(),
                "samples": {"total": len(samples), "expert": int((~samples.simulated).sum()),
                            "simulated": int(samples.simulated.sum()), **sample_stats},
-               "seconds": {"data": data_seconds, "train": train_seconds}}
+               "precision": precision, "seconds": {"data": data_seconds, "train": train_seconds}}
     atomic_write_text(run / "summary.json", json.dumps(summary, indent=2))
     return summary
 

@@ -202,7 +202,8 @@ def cmd_train_bc(args: argparse.Namespace) -> int:
 
 
 _BC_FLAGS = ("env", "dataset", "demos", "seed", "policy", "group", "simulate_n", "sigma", "steps", "batch_size",
-             "learning_rate", "lr_schedule", "n_hidden", "eval_every", "eval_episodes", "checkpoint_every", "device")
+             "learning_rate", "lr_schedule", "n_hidden", "eval_every", "eval_episodes", "checkpoint_every", "device",
+             "precision")
 
 
 def _load_any_run(run: Path, device: str) -> tuple[Any, Any]:
@@ -350,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--option", action="append", type=_parse_option, metavar="KEY=VALUE",
                        help="env option when collecting, repeatable (e.g. image_size=128)")
         t.add_argument("--device", help="auto (CUDA when present), cpu or cuda (default auto)")
+        t.add_argument("--precision", choices=("auto", "fp32", "bf16"),
+                       help="training arithmetic: auto = bf16 mixed precision where the hardware has bf16 matrix units "
+                            "(Intel AMX CPUs, Ampere+ GPUs: ≈ 4× faster on a 2-core AMX Xeon), else fp32 (default auto)")
         t.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory (must be new or empty unless --resume)")
         t.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last checkpoint")
         t.add_argument("--no-progress", action="store_true", help="hide progress bars")

@@ -109,7 +109,8 @@ def run_experiment(config_path: str | Path | None, out: str | Path, progress: bo
                          "successes": round(final["success_rate"] * final["episodes"]), "episodes": final["episodes"],
                          "eval_seeds": final["seeds"], "train_seconds": summary["seconds"]["train"],
                          "samples": summary["samples"]["total"], "simulated": summary["samples"]["simulated"],
-                         "steps": summary["steps"], "code": summary.get("code"), "run": str(run),
+                         "steps": summary["steps"], "precision": summary.get("precision", "fp32"),
+                         "code": summary.get("code"), "run": str(run),
                          "expert_success": collected["success_rate"],
                          "collect_steps_per_second": collect_rate,
                          "simulate_ms_per_call": summary["samples"].get("simulate_ms_per_call", 0.0)})

@@ -74,23 +74,30 @@ def _bc_step_seconds(size: int, steps: int, batch: int) -> dict[str, list[float]
     from escnn import nn as enn
 
     from equimanip.policies import CNNBCHead, EquivariantBCHead
+    from equimanip.policies.device import autocast
 
+    cpu = torch.device("cpu")
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(batch, 2, size, size, generator=gen)
     y = torch.rand(batch, 5, generator=gen) * 2 - 1
     equi = EquivariantBCHead("D4", 2, size, 32).train()
     cnn = CNNBCHead(2, size, 96).train()
-    nets = {"D4 equivariant, channels-last (shipped)": (equi, lambda: equi(x)),
-            "D4 equivariant, contiguous": (equi, lambda: equi.head(equi.encoder.net(
-                enn.GeometricTensor(x.contiguous(), equi.encoder.in_type))).tensor.flatten(1)),
-            "CNN (channels-last)": (cnn, lambda: cnn(x))}
-    optimizers = {name: torch.optim.Adam(net.parameters(), 1e-4) for name, (net, _) in nets.items()}
+    # (network, forward, precision): the trainer's forward for each setting it can take
+    nets = {"D4 equivariant, channels-last, fp32": (equi, lambda: equi(x), "fp32"),
+            "D4 equivariant, channels-last, bf16 mixed": (equi, lambda: equi(x), "bf16"),
+            "D4 equivariant, contiguous, fp32": (equi, lambda: equi.head(equi.encoder.net(
+                enn.GeometricTensor(x.contiguous(), equi.encoder.in_type))).tensor.flatten(1), "fp32"),
+            "CNN (channels-last), fp32": (cnn, lambda: cnn(x), "fp32"),
+            "CNN (channels-last), bf16 mixed": (cnn, lambda: cnn(x), "bf16")}
+    optimizers = {name: torch.optim.Adam(net.parameters(), 1e-4) for name, (net, _, _) in nets.items()}
     times: dict[str, list[float]] = {name: [] for name in nets}
     for _ in range(2):
-        for name, (_, forward) in nets.items():
+        for name, (_, forward, precision) in nets.items():
             for i in range(steps + 1):
                 t = time.perf_counter()
-                loss = F.mse_loss(torch.tanh(forward()), y)
+                with autocast(cpu, precision):
+                    out = forward()
+                loss = F.mse_loss(torch.tanh(out.float()), y)
                 optimizers[name].zero_grad()
                 loss.backward()
                 optimizers[name].step()
@@ -101,12 +108,19 @@ def _bc_step_seconds(size: int, steps: int, batch: int) -> dict[str, list[float]
 
 def step_cost(batch: int = 64) -> list[str]:
     """One BC gradient step (forward, MSE on tanh, backward, Adam) of each network, side by side in one
-    process, interleaved over two rounds: the shipped channels-last D4 network against the same
-    network fed escnn's default contiguous layout, and the CNN baseline."""
-    rows = ["| image | network | ms / step | vs contiguous D4 |", "|---|---|---|---|"]
+    process, interleaved over two rounds: the channels-last D4 network in fp32 and in bf16 mixed precision
+    (what ``precision="auto"`` picks on AMX CPUs) against the same network fed escnn's default contiguous
+    layout, and the CNN baseline in both precisions."""
+    import torch
+
+    from equimanip.policies.device import bf16_is_fast
+
+    auto = "bf16 mixed" if bf16_is_fast(torch.device("cpu")) else "fp32"
+    rows = [f"`precision=auto` trains in {auto} on this CPU.", "",
+            "| image | network | ms / step | vs contiguous fp32 D4 |", "|---|---|---|---|"]
     for size, steps in ((64, 8), (128, 3)):
         times = _bc_step_seconds(size, steps, batch)
-        base = float(np.median(times["D4 equivariant, contiguous"]))
+        base = float(np.median(times["D4 equivariant, contiguous, fp32"]))
         for name, ts in times.items():
             sec = float(np.median(ts))
             rows.append(f"| {size}×{size} | {name} | {sec * 1000:.0f} | {sec / base:.2f} |")
@@ -123,6 +137,9 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=1000,
                         help="gradient steps per run (default: 1000, ≈ 6 min of a 2-core CPU; runs with other step "
                              "counts get their own folders and table rows)")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                        help="training arithmetic (default auto: bf16 mixed precision on AMX CPUs and Ampere+ GPUs, "
+                             "else fp32); bf16 runs get their own folders and table rows")
     parser.add_argument("--out", default="outputs/bench_seil", help="run directories (default: outputs/bench_seil)")
     parser.add_argument("--report", default="docs/benchmarks/seil.md", help="markdown report (default: docs/benchmarks/seil.md)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -131,21 +148,26 @@ def main() -> int:
     args = parser.parse_args()
 
     from equimanip.experiment import method_slug, run_experiment
+    from equimanip.policies import resolve_device
+    from equimanip.policies.device import resolve_precision
     from equimanip.rollout import wilson_interval
 
     out = Path(args.out)
+    precision = resolve_precision(args.precision, resolve_device("auto"))
+    # fp32 folders keep the names of the runs made before precision was a setting
+    suffix = "" if precision == "fp32" else f"-{precision}"
     for task in args.tasks:
         for demos in args.demos:
             for method in args.methods:
                 # one experiment folder per task × demos × method; seeds accumulate over invocations
                 # (finished runs are reused), so the grid can be filled in pieces
-                where = out / f"{task}-{demos}demos-{method_slug(method)}-{args.steps}steps"
+                where = out / f"{task}-{demos}demos-{method_slug(method)}-{args.steps}steps{suffix}"
                 where.mkdir(parents=True, exist_ok=True)
                 old = json.loads((where / "config.json").read_text())["seeds"] if (where / "config.json").exists() else []
                 config = {"env": f"equimanip/{task}-v0", "env_options": {"dpos": 0.02, "image_size": 64}, "demos": demos,
                           "seeds": sorted(set(old) | set(args.seeds)), "eval_episodes": args.episodes,
                           "train": {"steps": args.steps, "batch_size": 64, "learning_rate": 0.001, "n_hidden": 32,
-                                    "sigma": 0.4},
+                                    "sigma": 0.4, "precision": precision},
                           "methods": {method: METHODS[method]}}
                 (where / "config.json").write_text(json.dumps(config, indent=2))
                 run_experiment(where / "config.json", where, progress=not args.no_progress)
@@ -153,7 +175,7 @@ def main() -> int:
     # previous report (seil.json: run folders do not survive a move to another machine), exactly what was run
     rows, steps, episodes = [], set(), set()
     for task in TASKS:
-        for res in sorted(out.glob(f"{task}-*demos-*steps/results.json")):
+        for res in sorted(out.glob(f"{task}-*demos-*steps*/results.json")):
             result = json.loads(res.read_text())
             demos = int(result["config"]["demos"])
             for run in result["runs"]:
@@ -162,18 +184,19 @@ def main() -> int:
                 where_run = Path(run["run"]).resolve()
                 here = Path.cwd().resolve()
                 shown = where_run.relative_to(here) if where_run.is_relative_to(here) else where_run
-                rows.append({"task": task, "demos": demos, **run, "run": str(shown),
+                rows.append({"task": task, "demos": demos, "precision": "fp32", **run, "run": str(shown),
                              "simulate_ms_per_call": summary["samples"].get("simulate_ms_per_call", 0.0),
                              "simulate_calls": summary["samples"].get("simulate_calls", 0)})
     report_json = Path(args.report).with_suffix(".json")
     if report_json.exists():
-        key = lambda r: (r["task"], r["demos"], r["method"], r["steps"], r["seed"])  # noqa: E731
+        key = lambda r: (r["task"], r["demos"], r["method"], r["steps"], r["precision"], r["seed"])  # noqa: E731
         here = {key(r) for r in rows}
-        earlier = [r for r in json.loads(report_json.read_text()).get("runs", []) if key(r) not in here]
+        earlier = [{"precision": "fp32", **r} for r in json.loads(report_json.read_text()).get("runs", [])]
+        earlier = [r for r in earlier if key(r) not in here]
         rows += earlier
         if earlier:
             print(f"kept {len(earlier)} runs of the previous report {report_json} (their folders are not under {out})")
-    steps.update(r["steps"] for r in rows)
+    steps.update((r["steps"], r["precision"]) for r in rows)
     episodes.update(r["episodes"] for r in rows)
     lines = ["# SEIL benchmark: few-demo imitation", "",
              f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, no GPU; Python "
@@ -181,18 +204,20 @@ def main() -> int:
              f"report (run on earlier machines; their commits are in git history) (last command: "
              f"`python scripts/bench_seil.py {shlex.join(sys.argv[1:])}`); cells not listed were not run.", "",
              f"Each run: the first N scripted demos of a LeRobot v3.0 dataset (seed `1_000_000 + 1000·seed`), "
-             f"{'/'.join(map(str, sorted(steps)))} gradient steps (batch 64, Adam 1e-3, random rotations of every batch), "
+             f"{'/'.join(sorted({str(n) for n, _ in steps}, key=int))} gradient steps "
+             f"(batch 64, Adam 1e-3, random rotations of every batch), "
              f"gripper-centred top-down depth 64×64, dpos 2 cm; evaluated on {'/'.join(map(str, sorted(episodes)))} episodes "
              "(seeds `2_000_000 + 1000·seed` …, the same for every method). Success: mean over seeds, "
-             "95 % Wilson interval over all evaluation episodes.", "",
-             "| task | demos | method | steps | success % | 95 % CI | seeds | paper % | train s / run | code |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "95 % Wilson interval over all evaluation episodes. Precision: the training arithmetic (bf16: mixed "
+             "precision, fp32 weights; evaluation always fp32).", "",
+             "| task | demos | method | steps | precision | success % | 95 % CI | seeds | paper % | train s / run | code |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     summary = []
     for task in TASKS:
         for demos in sorted({r["demos"] for r in rows}):
-            for method, n_steps in itertools.product(METHODS, sorted(steps)):
+            for method, (n_steps, prec) in itertools.product(METHODS, sorted(steps)):
                 mine = [r for r in rows if r["task"] == task and r["demos"] == demos and r["method"] == method
-                        and r["steps"] == n_steps]
+                        and r["steps"] == n_steps and r["precision"] == prec]
                 if not mine:
                     continue
                 k, n = sum(r["successes"] for r in mine), sum(r["episodes"] for r in mine)
@@ -203,10 +228,12 @@ def main() -> int:
                 secs = float(np.mean([r["train_seconds"] for r in mine]))
                 # the code each run was trained with (runs before it was recorded: "earlier")
                 code = ", ".join(sorted({str(r.get("code") or "earlier") for r in mine}))
-                summary.append({"task": task, "demos": demos, "method": method, "steps": n_steps, "success": k / n,
+                summary.append({"task": task, "demos": demos, "method": method, "steps": n_steps, "precision": prec,
+                                "success": k / n,
                                 "ci95": [lo, hi], "episodes": n, "seeds": [r["seed"] for r in mine],
                                 "train_seconds": secs, "paper": paper, "code": code})
-                lines.append(f"| {task} | {demos} | {method} | {n_steps} | {100 * k / n:.1f} | {100 * lo:.1f}–{100 * hi:.1f} | "
+                lines.append(f"| {task} | {demos} | {method} | {n_steps} | {prec} | {100 * k / n:.1f} | "
+                             f"{100 * lo:.1f}–{100 * hi:.1f} | "
                              f"{', '.join(str(r['seed']) for r in mine)} | {'' if paper is None else paper} | "
                              f"{secs:.0f} | {code} |")
     sim = [r for r in rows if r["simulate_calls"]]

@@ -87,6 +87,13 @@ def test_resume_continues_bit_for_bit(tmp_path, dataset, monkeypatch):
         assert torch.equal(a[key], b[key]), key
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_training_precision_is_recorded(tmp_path, dataset, precision):
+    summary = train(_small(dataset=str(dataset), steps=2, precision=precision), tmp_path / "run", progress=False)
+    assert summary["precision"] == precision and summary["config"]["precision"] == precision
+    assert 0.0 <= summary["final_eval"]["success_rate"] <= 1.0
+
+
 def test_load_run_gives_the_trained_policy(tmp_path, dataset):
     run = tmp_path / "run"
     train(_small(dataset=str(dataset), policy="cnn", steps=2), run, progress=False)
@@ -109,6 +116,10 @@ def test_bad_input(tmp_path, dataset):
     assert r.returncode == 2 and "D4" in r.stderr  # chiral objects: no reflections
     r = _cli("train", "bc", "--out", str(run))
     assert r.returncode == 2 and "--dataset" in r.stderr
+    r = _cli("train", "bc", "--dataset", str(dataset), "--precision", "fp16", "--out", str(run))
+    assert r.returncode == 2 and "fp16" in r.stderr and "bf16" in r.stderr
+    with pytest.raises(ValueError, match="accepted: auto, fp32, bf16"):
+        _small(dataset=str(dataset), precision="half").validate()
     r = _cli("train", "seil", "--dataset", str(tmp_path / "nowhere"), "--out", str(run))
     assert r.returncode == 2
     r = _cli("train", "bc", "--dataset", str(dataset), "--demos", "5", "--out", str(run))

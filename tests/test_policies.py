@@ -184,6 +184,47 @@ def test_cuda_request_without_cuda_is_a_clear_error():
         resolve_device("cuda")
 
 
+def test_precision_resolution():
+    from equimanip.policies.device import autocast, bf16_is_fast, resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("BF16", cpu) == "bf16"
+    assert resolve_precision("auto", cpu) == ("bf16" if bf16_is_fast(cpu) else "fp32")
+    with pytest.raises(ValueError, match="accepted: auto, fp32, bf16"):
+        resolve_precision("fp16", cpu)
+    x = torch.randn(2, 3)
+    with autocast(cpu, "bf16"):
+        assert (x @ x.T).dtype == torch.bfloat16
+    with autocast(cpu, "fp32"):
+        assert (x @ x.T).dtype == torch.float32
+
+
+def test_bf16_training_keeps_the_network_equivariant():
+    """Mixed precision changes the arithmetic of training, not the architecture: after bf16 steps the
+    fp32 network is still exactly D4-equivariant."""
+    from equimanip.policies.device import autocast
+
+    torch.manual_seed(0)
+    net = EquivariantBCHead("D4", **SMALL).train()
+    opt = torch.optim.Adam(net.parameters(), 1e-2)
+    x, y = torch.randn(4, 2, 32, 32), torch.rand(4, 5) * 2 - 1
+    for _ in range(3):
+        with autocast(torch.device("cpu"), "bf16"):
+            out = net(x)
+        assert out.dtype == torch.bfloat16
+        loss = torch.nn.functional.mse_loss(torch.tanh(out.float()), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert all(p.dtype == torch.float32 for p in net.parameters())
+    net.eval()
+    with torch.no_grad():
+        base = net(x)
+        for g in exact_elements("D4"):
+            err = (net(rotate_batch(x, g)) - act(base, g)).abs().max().item()
+            assert err < 1e-4, (g, err)
+
+
 def test_state_dict_does_not_depend_on_train_or_eval_mode():
     """escnn caches expanded filters as buffers in eval mode; our checkpoints never hold them."""
     torch.manual_seed(3)
