@@ -65,7 +65,7 @@ class BCConfig:
         checkpoint_every: gradient steps between checkpoints.
         env_options: env options (defaults: SEIL's dpos 0.02, 64 px); a dataset's override them.
         device: ``auto``, ``cpu`` or ``cuda``.
-        precision: ``auto`` (bf16 mixed precision where the hardware has bf16 matrix units: AMX CPUs,
+        precision: ``auto`` (bf16 mixed precision where the hardware has bf16 matrix units: AMX or AVX-512 BF16 CPUs,
             Ampere+ GPUs; else fp32), ``fp32`` or ``bf16``. Evaluation always runs in fp32.
         video_episodes: evaluation episodes recorded in ``eval.mp4``.
     """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 DEVICES = ("auto", "cpu", "cuda", "cuda:N")
@@ -26,18 +28,35 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
+def _cpu_flags() -> set[str]:
+    """The CPU feature flags the kernel reports (Linux ``/proc/cpuinfo``); empty elsewhere."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
 def bf16_is_fast(device: torch.device) -> bool:
     """Whether bfloat16 matrix units make bf16 autocast faster than fp32 on ``device``.
 
-    CUDA: bf16-capable GPUs (Ampere and newer). CPU: Intel AMX tiles (Sapphire Rapids and newer),
-    where oneDNN runs bf16 convolutions on them (a D4 64 px BC step: 107 ms vs 438 ms in fp32 on a
-    2-core Xeon, ``step_cost()`` in ``scripts/bench_seil.py``); elsewhere bf16 is emulated and slower.
+    CUDA: bf16-capable GPUs (Ampere and newer). CPU: Intel AMX tiles (Sapphire Rapids and newer) or the
+    AVX-512 BF16 dot-product instructions (``avx512_bf16``: Cooper Lake, AMD Zen 4 and newer), which oneDNN
+    runs bf16 convolutions on. A D4 64 px BC step, ``step_cost()`` in ``scripts/bench_seil.py``: 107 vs
+    438 ms fp32 on a 2-core AMX Xeon, 188 vs 340 ms on a 2-core Zen 4 EPYC. Elsewhere (plain AVX-512 or
+    AVX2) oneDNN emulates bf16 and fp32 is the faster choice.
     """
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
+        if not torch.backends.mkldnn.is_available():
+            return False
         amx = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private in torch 2.x: absent means unknown
-        return bool(amx and amx() and torch.backends.mkldnn.is_available())
+        if amx is not None and amx():
+            return True
+        return bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
     return False
 
 

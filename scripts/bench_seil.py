@@ -109,7 +109,7 @@ def _bc_step_seconds(size: int, steps: int, batch: int) -> dict[str, list[float]
 def step_cost(batch: int = 64) -> list[str]:
     """One BC gradient step (forward, MSE on tanh, backward, Adam) of each network, side by side in one
     process, interleaved over two rounds: the channels-last D4 network in fp32 and in bf16 mixed precision
-    (what ``precision="auto"`` picks on AMX CPUs) against the same network fed escnn's default contiguous
+    (what ``precision="auto"`` picks on AMX / AVX-512 BF16 CPUs) against the same network fed escnn's default contiguous
     layout, and the CNN baseline in both precisions."""
     import torch
 
@@ -138,8 +138,8 @@ def main() -> int:
                         help="gradient steps per run (default: 1000, ≈ 6 min of a 2-core CPU; runs with other step "
                              "counts get their own folders and table rows)")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                        help="training arithmetic (default auto: bf16 mixed precision on AMX CPUs and Ampere+ GPUs, "
-                             "else fp32); bf16 runs get their own folders and table rows")
+                        help="training arithmetic (default auto: bf16 mixed precision on AMX / AVX-512 BF16 CPUs and Ampere+ "
+                             "GPUs, else fp32); bf16 runs get their own folders and table rows")
     parser.add_argument("--out", default="outputs/bench_seil", help="run directories (default: outputs/bench_seil)")
     parser.add_argument("--report", default="docs/benchmarks/seil.md", help="markdown report (default: docs/benchmarks/seil.md)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
