@@ -26,7 +26,10 @@ import numpy as np
 
 TASKS = ("BlockStacking", "BlockInBowl", "DrawerOpening")
 METHODS = {"SEIL": {"policy": "equi", "simulate_n": 4}, "Equi BC": {"policy": "equi", "simulate_n": 0},
-           "CNN BC": {"policy": "cnn", "simulate_n": 0}, "CNN BC + TS": {"policy": "cnn", "simulate_n": 4}}
+           "CNN BC": {"policy": "cnn", "simulate_n": 0}, "CNN BC + TS": {"policy": "cnn", "simulate_n": 4},
+           # variant, not in the default grid: 16 simulated samples per expert step instead of SEIL's 4
+           "SEIL 16 sims": {"policy": "equi", "simulate_n": 16}}
+DEFAULT_METHODS = ("SEIL", "Equi BC", "CNN BC", "CNN BC + TS")
 # SEIL paper (REFERENCES §4): success % at 1 / 5 / 10 demos
 PAPER = {"BlockStacking": {1: 71.5, 5: 99.5, 10: 98.5}, "BlockInBowl": {1: 75.0, 5: 98.0, 10: 100.0},
          "DrawerOpening": {1: 78.5, 5: 87.5, 10: 93.5}}
@@ -127,11 +130,47 @@ def step_cost(batch: int = 64) -> list[str]:
     return rows
 
 
+def matrix(runs: list[dict]) -> list[str]:
+    """The results as one row per task × method × steps × precision and one column per demo count (the
+    README's table): mean success %, and with several seeds the 95 % Wilson interval and each seed's figure."""
+    from equimanip.rollout import wilson_interval
+
+    demo_counts = sorted({r["demos"] for r in runs})
+    lines = ["| task | method | steps | precision | " + " | ".join(f"{d} demo{'s' * (d > 1)}" for d in demo_counts) + " |",
+             "|---|---|---|---|" + "---|" * len(demo_counts)]
+    for task in TASKS:
+        for method in METHODS:
+            for n_steps, prec in sorted({(r["steps"], r["precision"]) for r in runs
+                                         if r["task"] == task and r["method"] == method}):
+                cells = []
+                for demos in demo_counts:
+                    mine = sorted((r for r in runs if r["task"] == task and r["method"] == method and r["demos"] == demos
+                                   and r["steps"] == n_steps and r["precision"] == prec), key=lambda r: r["seed"])
+                    if not mine:
+                        cells.append("—")
+                        continue
+                    k, n = sum(r["successes"] for r in mine), sum(r["episodes"] for r in mine)
+                    cell = f"{100 * k / n:.1f}"
+                    if len(mine) > 1:
+                        lo, hi = wilson_interval(k, n)
+                        cell += (f" ({100 * lo:.0f}–{100 * hi:.0f}; "
+                                 + " / ".join(f"{100 * r['success_rate']:.0f}" for r in mine) + ")")
+                    paper = PAPER[task].get(demos) if method.startswith("SEIL") else (
+                        PAPER_CNN_BC_10[task] if method == "CNN BC" and demos == 10 else None)
+                    if paper is not None:
+                        cell += f" [paper {paper:g}]"
+                    cells.append(cell)
+                lines.append(f"| {task} | {method} | {n_steps:,} | {prec} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS, help="tasks (default: all three)")
     parser.add_argument("--demos", nargs="+", type=int, default=[1, 5, 10], help="demo counts (default: 1 5 10)")
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS), help="methods (default: all)")
+    parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=list(METHODS),
+                        help="methods (default: the four of the paper's comparison; 'SEIL 16 sims' is SEIL with 16 "
+                             "simulated samples per expert step)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run (default: 100)")
     parser.add_argument("--steps", type=int, default=1000,
@@ -146,6 +185,8 @@ def main() -> int:
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("--no-costs", action="store_true",
                         help="leave out the simulate and training-step cost tables (≈ 2 min; for filling the grid in pieces)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: rewrite the report from the runs under --out and those of the previous report")
     args = parser.parse_args()
 
     from equimanip.experiment import method_slug, run_experiment
@@ -157,7 +198,7 @@ def main() -> int:
     precision = resolve_precision(args.precision, resolve_device("auto"))
     # fp32 folders keep the names of the runs made before precision was a setting
     suffix = "" if precision == "fp32" else f"-{precision}"
-    for task in args.tasks:
+    for task in args.tasks if not args.report_only else ():
         for demos in args.demos:
             for method in args.methods:
                 # one experiment folder per task × demos × method; seeds accumulate over invocations
@@ -223,7 +264,7 @@ def main() -> int:
                     continue
                 k, n = sum(r["successes"] for r in mine), sum(r["episodes"] for r in mine)
                 lo, hi = wilson_interval(k, n)
-                paper = PAPER[task].get(demos) if method == "SEIL" else None
+                paper = PAPER[task].get(demos) if method.startswith("SEIL") else None
                 if method == "CNN BC" and demos == 10:
                     paper = PAPER_CNN_BC_10[task]
                 secs = float(np.mean([r["train_seconds"] for r in mine]))
@@ -237,6 +278,8 @@ def main() -> int:
                              f"{100 * lo:.1f}–{100 * hi:.1f} | "
                              f"{', '.join(str(r['seed']) for r in mine)} | {'' if paper is None else paper} | "
                              f"{secs:.0f} | {code} |")
+    lines += ["", "The same runs by demo count (seeds: mean, and with several seeds the 95 % interval and each seed's "
+                  "figure, seeds in order; bracketed: the paper's SEIL and, at 10 demos, CNN BC):", ""] + matrix(rows)
     sim = [r for r in rows if r["simulate_calls"]]
     if sim:
         ms = float(np.average([r["simulate_ms_per_call"] for r in sim], weights=[r["simulate_calls"] for r in sim]))
