@@ -52,6 +52,8 @@ class BCConfig:
         group: symmetry group of the equivariant network (D4 in SEIL).
         simulate_n: simulated corrective samples per free-space expert step (0: plain BC; 4 in SEIL).
         sigma: std of the perturbations, in normalised action units (0.4 in SEIL).
+        sim_weight: sampling weight of a simulated sample relative to an expert one (1: SEIL; ``4 / simulate_n``
+            keeps SEIL's expert/simulated balance with more, more varied simulated samples).
         simulate_holding: also simulate while an object is held, carrying it with the virtual
             gripper (our extension; SEIL simulates free space only): corrections while carrying are
             what a policy hovering a little off the release point needs.
@@ -78,6 +80,7 @@ class BCConfig:
     group: str = "D4"
     simulate_n: int = 4
     sigma: float = 0.4
+    sim_weight: float = 1.0
     simulate_holding: bool = True
     rotate: bool = True
     steps: int = 1000
@@ -119,6 +122,8 @@ class BCConfig:
                 raise ValueError(f"{name} must be a non-negative integer, got {getattr(self, name)!r}")
         if not (math.isfinite(self.sigma) and self.sigma > 0):
             raise ValueError(f"sigma must be a positive number, got {self.sigma!r}")
+        if not (math.isfinite(self.sim_weight) and self.sim_weight > 0):
+            raise ValueError(f"sim_weight must be a positive number, got {self.sim_weight!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; accepted: {', '.join(LR_SCHEDULES)}")
         from equimanip.policies.device import PRECISIONS
@@ -241,7 +246,8 @@ def build_samples(config: BCConfig, data: Any, progress: bool = False) -> Any:
     env = gym.make(data.env_id, **data.env_options)
     try:
         return replay_samples(env, data, list(range(config.demos)), n=config.simulate_n, sigma=config.sigma,
-                              seed=config.seed, progress=progress, simulate_holding=config.simulate_holding)
+                              seed=config.seed, progress=progress, simulate_holding=config.simulate_holding,
+                              sim_weight=config.sim_weight)
     finally:
         env.close()
 

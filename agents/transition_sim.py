@@ -8,7 +8,11 @@ the gripper holds nothing, ``n`` perturbations ``δ ~ clip(N(−a_{t−1}, σ), 
 (:meth:`TabletopEnv.simulate`): centred on ``−a_{t−1}``, the virtual gripper lies around the
 previous pose, off the demonstrated path. Its view is labelled with the exact action back to the
 expert's pose ``s_t`` — the next pose of the demonstration from there — which is ``−δ``
-and always one step; the gripper command of ``a_{t−1}`` is copied.
+and always one step; the gripper command of ``a_{t−1}`` is copied. After a step that moved nothing
+(``t = 0``, a grasp, a release) the views lie around ``s_t`` itself; they are labelled with the
+action to the expert's next pose ``s_{t+1}`` and ``a_t``'s gripper command instead (rejected when
+that is more than one step away): "back to ``s_t``" would teach the policy to stay where the expert
+moves on.
 Invalid virtual poses (outside the workspace, in collision) are rejected and counted.
 """
 
@@ -64,18 +68,33 @@ def _delta_of(action: np.ndarray) -> np.ndarray:
     return np.concatenate([action[ACTION_INDEX[k]] for k in DELTA_COMPONENTS])
 
 
+def _keep(view: Any, label: np.ndarray | None, kept: list, counts: dict[str, int]) -> bool:
+    """Keep a simulated view with its label; a view more than one step from its pose is rejected."""
+    if label is None:
+        counts["rejected_far"] += 1
+        return False
+    kept.append((view.observation["depth"], view.observation["holding"], label))
+    return True
+
+
 def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n: int = 4, sigma: float = 0.4,
-                   seed: int = 0, progress: bool = False, simulate_holding: bool = False) -> Samples:
+                   seed: int = 0, progress: bool = False, simulate_holding: bool = False,
+                   sim_weight: float = 1.0) -> Samples:
     """Expert samples of ``dataset`` plus ``n`` simulated corrective samples per free-space step
     (and per step holding an object, carried with the virtual gripper, when ``simulate_holding``).
+
+    Sampling weights: each simulated sample ``sim_weight`` (1: SEIL, every sample alike), each expert
+    sample ``1 + n·sim_weight`` less its step's kept simulated samples, so every step carries the same mass.
+    ``sim_weight = 4 / n`` keeps SEIL's balance between expert and simulated samples with ``n`` > 4.
 
     ``env`` must be made with the dataset's env id and options (checked by replaying: every
     recorded depth image must be reproduced exactly). ``n = 0`` gives the plain expert samples.
     """
     from tqdm import tqdm
 
-    if n < 0 or sigma <= 0:
-        raise ValueError(f"transition simulation needs n >= 0 and sigma > 0, got n={n}, sigma={sigma}")
+    if n < 0 or sigma <= 0 or not sim_weight > 0:
+        raise ValueError(f"transition simulation needs n >= 0, sigma > 0 and sim_weight > 0, got n={n}, sigma={sigma}, "
+                         f"sim_weight={sim_weight}")
     u = env.unwrapped
     rng = np.random.default_rng(seed)
     parts: list[Samples] = []
@@ -88,20 +107,21 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
         depth, holding, actions = ep["observation.images.depth"], ep["observation.holding"], ep["action"]
         # SEIL gives steps without simulated samples (holding, rejected poses) extra rotated copies
         # instead: here a sampling weight, so every expert step carries 1 + n samples' worth
-        weight = np.full(len(actions), 1.0 + n, dtype=np.float32)
+        weight = np.full(len(actions), 1.0 + n * sim_weight, dtype=np.float32)
         parts.append(Samples(depth.astype(np.float32), holding.astype(np.float32), actions.astype(np.float32),
                              np.zeros(len(actions), bool), weight))
         counts["expert"] += len(actions)
         if n == 0:
             continue
         obs, _ = env.reset(seed=int(ep["seed"]))
-        views_d, views_h, views_a = [], [], []
+        kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (depth, holding, label)
         for t, action in enumerate(actions):
             if not np.array_equal(obs["depth"], depth[t]):
                 raise ValueError(f"episode {i} of the dataset does not replay in {u.env_id} with these options (frame {t} "
                                  "differs): it was recorded with another version or configuration of the env")
             is_holding = u.holding()
             counts["holding_steps"] += int(is_holding)
+            pending = []  # views to label towards s_{t+1}, once the step has been taken
             if simulate_holding or not is_holding:
                 # δ centred on -a_prev puts the virtual gripper near the previous pose; its label is the
                 # exact action back to the expert's current pose (-δ), with the expert's gripper command
@@ -109,6 +129,11 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
                 # free space: the gripper command that led to s_t (never close on the way to a grasp);
                 # carrying: the command at s_t, so poses around the release point are labelled "open"
                 gripper = float((action if is_holding or t == 0 else a_prev)[ACTION_INDEX["p"]][0])
+                # after a step that moved nothing (the first step, a grasp or a release) s_{t-1} = s_t: the
+                # views lie around s_t itself and "back to s_t" would teach the policy to stay where the
+                # expert moves on (it then hovers at the start or never lifts what it grasped); the expert's
+                # next pose from there is s_{t+1}, so these views are labelled towards it after the step
+                towards_next = not np.any(_delta_of(a_prev))
                 start = time.perf_counter()
                 for _ in range(n):
                     delta = np.clip(rng.normal(-_delta_of(a_prev), sigma), -1.0, 1.0)
@@ -116,15 +141,11 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
                     counts["simulate_calls"] += 1
                     if not view.valid:
                         counts["rejected_invalid"] += 1
-                        continue
-                    label = u.corrective_action(view, u.robot.target_position, u.robot.target_yaw, gripper)
-                    if label is None:
-                        counts["rejected_far"] += 1
-                        continue
-                    views_d.append(view.observation["depth"])
-                    views_h.append(view.observation["holding"])
-                    views_a.append(label)
-                    weight[t] -= 1.0
+                    elif towards_next:
+                        pending.append(view)
+                    else:
+                        label = u.corrective_action(view, u.robot.target_position, u.robot.target_yaw, gripper)
+                        weight[t] -= sim_weight * _keep(view, label, kept, counts)
                 sim_seconds += time.perf_counter() - start
             if simulate_holding and is_holding and n:
                 # carrying teleports a body, which can leave Bullet's broadphase and contact caches
@@ -134,14 +155,19 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
                     obs, *_ = env.step(past)
                 counts["rewinds"] += 1
             obs, _, terminated, truncated, _ = env.step(action)
+            for view in pending:  # the commanded pose is now s_{t+1}; a_t's gripper command
+                label = u.corrective_action(view, u.robot.target_position, u.robot.target_yaw,
+                                            float(action[ACTION_INDEX["p"]][0]))
+                weight[t] -= sim_weight * _keep(view, label, kept, counts)
             if (terminated or truncated) and t + 1 < len(actions):
                 raise ValueError(f"episode {i} of the dataset ends early on replay (step {t}): it does not replay in this env")
-        if views_a:
-            parts.append(Samples(np.stack(views_d).astype(np.float32), np.stack(views_h).astype(np.float32),
-                                 np.stack(views_a).astype(np.float32), np.ones(len(views_a), bool),
-                                 np.ones(len(views_a), np.float32)))
+        if kept:
+            views_d, views_h, views_a = (np.stack(x).astype(np.float32) for x in zip(*kept))
+            parts.append(Samples(views_d, views_h, views_a, np.ones(len(views_a), bool),
+                                 np.full(len(views_a), sim_weight, np.float32)))
             counts["simulated"] += len(views_a)
-    stats = {**counts, "n": n, "sigma": sigma, "simulate_holding": simulate_holding, "episodes": len(episodes),
+    stats = {**counts, "n": n, "sigma": sigma, "sim_weight": sim_weight, "simulate_holding": simulate_holding,
+             "episodes": len(episodes),
              "simulate_ms_per_call": 1000 * sim_seconds / max(counts["simulate_calls"], 1)}
     return Samples.concatenate(parts, stats)
 

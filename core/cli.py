@@ -201,7 +201,7 @@ def cmd_train_bc(args: argparse.Namespace) -> int:
     return 0
 
 
-_BC_FLAGS = ("env", "dataset", "demos", "seed", "policy", "group", "simulate_n", "sigma", "steps", "batch_size",
+_BC_FLAGS = ("env", "dataset", "demos", "seed", "policy", "group", "simulate_n", "sigma", "sim_weight", "steps", "batch_size",
              "learning_rate", "lr_schedule", "n_hidden", "eval_every", "eval_episodes", "checkpoint_every", "device",
              "precision")
 
@@ -333,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--simulate-n", dest="simulate_n", type=int,
                        help="simulated corrective samples per free-space expert step (seil: 4; bc: 0)")
         t.add_argument("--sigma", type=float, help="std of the simulated perturbations in action units (0.4)")
+        t.add_argument("--sim-weight", dest="sim_weight", type=float,
+                       help="sampling weight of a simulated sample relative to an expert one (1, SEIL's); 4/N with "
+                            "--simulate-n N keeps SEIL's balance of expert and simulated samples")
         t.add_argument("--no-rotate", action="store_true", help="no random rotation of training batches")
         t.add_argument("--free-space-only", action="store_true",
                        help="simulate transitions only while nothing is held (the SEIL paper's setting); by default "

@@ -27,8 +27,10 @@ import numpy as np
 TASKS = ("BlockStacking", "BlockInBowl", "DrawerOpening")
 METHODS = {"SEIL": {"policy": "equi", "simulate_n": 4}, "Equi BC": {"policy": "equi", "simulate_n": 0},
            "CNN BC": {"policy": "cnn", "simulate_n": 0}, "CNN BC + TS": {"policy": "cnn", "simulate_n": 4},
-           # variant, not in the default grid: 16 simulated samples per expert step instead of SEIL's 4
-           "SEIL 16 sims": {"policy": "equi", "simulate_n": 16}}
+           # variants, not in the default grid: 16 simulated samples per expert step instead of SEIL's 4, each
+           # weighted like one (SEIL's rule: the expert sample's share falls to 1/17) or by 1/4 (its share stays 1/5)
+           "SEIL 16 sims": {"policy": "equi", "simulate_n": 16},
+           "SEIL 16 sims w0.25": {"policy": "equi", "simulate_n": 16, "sim_weight": 0.25}}
 DEFAULT_METHODS = ("SEIL", "Equi BC", "CNN BC", "CNN BC + TS")
 # SEIL paper (REFERENCES §4): success % at 1 / 5 / 10 demos
 PAPER = {"BlockStacking": {1: 71.5, 5: 99.5, 10: 98.5}, "BlockInBowl": {1: 75.0, 5: 98.0, 10: 100.0},
@@ -170,7 +172,7 @@ def main() -> int:
     parser.add_argument("--demos", nargs="+", type=int, default=[1, 5, 10], help="demo counts (default: 1 5 10)")
     parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=list(METHODS),
                         help="methods (default: the four of the paper's comparison; 'SEIL 16 sims' is SEIL with 16 "
-                             "simulated samples per expert step)")
+                             "simulated samples per expert step, 'SEIL 16 sims w0.25' the same with each weighted 1/4)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run (default: 100)")
     parser.add_argument("--steps", type=int, default=1000,

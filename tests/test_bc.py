@@ -120,6 +120,9 @@ def test_bad_input(tmp_path, dataset):
     assert r.returncode == 2 and "fp16" in r.stderr and "bf16" in r.stderr
     with pytest.raises(ValueError, match="accepted: auto, fp32, bf16"):
         _small(dataset=str(dataset), precision="half").validate()
+    for bad in ("0", "-1", "nan"):
+        r = _cli("train", "seil", "--dataset", str(dataset), "--sim-weight", bad, "--out", str(run))
+        assert r.returncode == 2 and "sim_weight must be a positive number" in r.stderr
     r = _cli("train", "seil", "--dataset", str(tmp_path / "nowhere"), "--out", str(run))
     assert r.returncode == 2
     r = _cli("train", "bc", "--dataset", str(dataset), "--demos", "5", "--out", str(run))

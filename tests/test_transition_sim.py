@@ -207,6 +207,14 @@ def test_replay_samples_labels_and_counts(make_env):
     again = replay_samples(env, data, n=3, sigma=0.4, seed=0)
     np.testing.assert_array_equal(again.action, aug.action)
     np.testing.assert_array_equal(again.depth, aug.depth)
+    # lighter simulated samples: the same samples, each step still carrying 1 + n·sim_weight
+    light = replay_samples(env, data, n=3, sigma=0.4, seed=0, sim_weight=0.25)
+    np.testing.assert_array_equal(light.action, aug.action)
+    assert np.all(light.weight[light.simulated] == 0.25)
+    assert light.weight.sum() == pytest.approx(1.75 * st["expert"])
+    assert np.all(light.weight[~light.simulated] >= 1.0)
+    with pytest.raises(ValueError, match="sim_weight > 0"):
+        replay_samples(env, data, n=3, sim_weight=0.0)
     # carrying held objects: every step is simulated; carried samples take the gripper command of
     # the pose they return to: closed while carrying, open around the release point
     carried = replay_samples(env, data, n=3, sigma=0.4, seed=0, simulate_holding=True)
@@ -214,6 +222,35 @@ def test_replay_samples_labels_and_counts(make_env):
     held = carried.simulated & (carried.holding[:, 0] > 0)
     p = carried.action[held, ACTION_INDEX["p"]][:, 0]
     assert 0 < (p > 0).sum() <= 3 * len(data.eps) and np.all(np.abs(p) == 1)
+
+
+def test_views_after_a_step_that_moved_nothing_lead_on_to_the_next_pose(make_env):
+    # at t = 0 (and after a grasp or a release) the views lie around s_t itself; "back to s_t" would
+    # teach the policy to stay put, so they are labelled towards s_{t+1} with a_t's gripper command
+    env = make_env("equimanip/BlockInBowl-v0", **OPTS)
+    data = _Episodes(env, [11])
+    u, a0 = env.unwrapped, data.eps[0]["action"][0]
+    gripper = float(a0[ACTION_INDEX["p"]][0])
+    for seed in range(50):  # a perturbation whose onward label is within one step (most are: not all)
+        env.reset(seed=11)
+        delta = np.clip(np.random.default_rng(seed).normal(0.0, 0.3, 4), -1.0, 1.0)  # a_prev = 0 at t = 0
+        view = u.simulate(delta)
+        back = u.corrective_action(view, u.robot.target_position, u.robot.target_yaw, gripper)
+        env.step(a0)
+        onward = u.corrective_action(view, u.robot.target_position, u.robot.target_yaw, gripper)
+        if view.valid and onward is not None:
+            break
+    assert onward is not None and not np.allclose(onward, back)
+    samples = replay_samples(env, data, n=1, sigma=0.3, seed=seed)
+    first = samples.action[samples.simulated][0]  # kept views are in step order
+    np.testing.assert_allclose(first, onward, atol=1e-6)
+    # applying it from the virtual pose reaches the expert's pose after its first step
+    env.reset(seed=11)
+    env.step(a0)
+    expected = u.robot.target_position.copy()
+    u.robot.reset(view.target_position, view.target_yaw, gripper_open=True)
+    env.step(first)
+    np.testing.assert_allclose(u.robot.target_position, expected, atol=1e-6)
 
 
 def test_replay_refuses_a_dataset_from_another_configuration(make_env):
