@@ -104,6 +104,17 @@ def test_load_run_gives_the_trained_policy(tmp_path, dataset):
     assert config.env == ENV
 
 
+def test_failure_report_replays_the_evaluation_beside_the_expert(tmp_path, dataset):
+    run = tmp_path / "run"
+    train(_small(dataset=str(dataset), policy="cnn", steps=2), run, progress=False)  # 2 steps: it fails
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bc_failures.py"
+    r = subprocess.run([sys.executable, str(script), str(run), "--episodes", "1", "--show", "1"], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "episode 0 (seed 2000000): failed after" in r.stdout and "expert [" in r.stdout
+    assert r.stdout.strip().endswith("1 of 1 episodes failed")
+
+
 def test_bad_input(tmp_path, dataset):
     run = tmp_path / "run"
     r = _cli("train", "seil", "--dataset", str(dataset), "--env", "equimanip/BlockStacking-v0", "--steps", "2", "--out", str(run))

@@ -1,0 +1,62 @@
+"""Where a trained BC / SEIL policy goes wrong: its evaluation episodes replayed next to the scripted expert.
+
+For every failed episode: its length, whether an object is held at the end, the gripper's commanded
+position, and the policy's action beside the expert's action *in the same state* over the first and
+last steps (actions are ``(p, dx, dy, dz, dθ)``). A policy stuck at a fixed point shows as near-zero
+motion where the expert moves on; this is how the "stay" labels after a grasp were found (README, SEIL).
+
+    python scripts/bc_failures.py outputs/experiment/runs/seil-seed0 --episodes 10
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import gymnasium as gym
+import numpy as np
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", help="a BC/SEIL run directory (from `equimanip train bc|seil` or `equimanip experiment`)")
+    parser.add_argument("--episodes", type=int, default=10, help="evaluation episodes replayed (default 10)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="training seed whose evaluation episodes to replay (default: the run's own)")
+    parser.add_argument("--show", type=int, default=3, help="steps shown at the start and at the end (default 3)")
+    args = parser.parse_args()
+
+    import equimanip  # noqa: F401  (registers the envs)
+    from equimanip.agents.bc import EVAL_SEED, load_run
+
+    policy, config = load_run(args.run, "cpu")
+    seed = config.seed if args.seed is None else args.seed
+    env = gym.make(config.env, **config.env_options)
+    u = env.unwrapped
+    np.set_printoptions(precision=2, suppress=True)
+    failures = 0
+    for ep in range(args.episodes):
+        obs, _ = env.reset(seed=EVAL_SEED + 1000 * seed + ep)
+        log, success = [], False
+        while True:
+            action, _ = policy.predict(obs)
+            log.append((len(log), bool(u.holding()), np.array(u.robot.target_position), action, np.asarray(u.expert_action())))
+            obs, _, terminated, truncated, info = env.step(action)
+            if terminated or truncated:
+                success = bool(info["is_success"])
+                break
+        if success:
+            continue
+        failures += 1
+        t, holding, position, *_ = log[-1]
+        print(f"episode {ep} (seed {EVAL_SEED + 1000 * seed + ep}): failed after {t + 1} steps, "
+              f"{'holding' if holding else 'not holding'}, gripper at {position}")
+        shown = log[: args.show] + log[-args.show:] if len(log) > 2 * args.show else log
+        for t, holding, position, action, expert in shown:
+            print(f"  t={t:2d} {'held' if holding else 'free'} at {position}  policy {action}  expert {expert}")
+    print(f"{failures} of {args.episodes} episodes failed")
+    env.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
