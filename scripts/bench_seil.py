@@ -38,6 +38,13 @@ PAPER = {"BlockStacking": {1: 71.5, 5: 99.5, 10: 98.5}, "BlockInBowl": {1: 75.0,
 PAPER_CNN_BC_10 = {"BlockStacking": 79.0, "BlockInBowl": 99.0, "DrawerOpening": 76.0}
 
 
+def paper_figure(task: str, method: str, demos: int) -> float | None:
+    """The paper's success % for a cell: SEIL (and its variants) at 1 / 5 / 10 demos, CNN BC at 10."""
+    if method.startswith("SEIL"):
+        return PAPER[task].get(demos)
+    return PAPER_CNN_BC_10[task] if method == "CNN BC" and demos == 10 else None
+
+
 def simulate_cost(calls: int = 200) -> list[str]:
     """``simulate`` vs a real env step, side by side in one process (BlockInBowl, mid-episode)."""
     import time
@@ -157,8 +164,7 @@ def matrix(runs: list[dict]) -> list[str]:
                         lo, hi = wilson_interval(k, n)
                         cell += (f" ({100 * lo:.0f}–{100 * hi:.0f}; "
                                  + " / ".join(f"{100 * r['success_rate']:.0f}" for r in mine) + ")")
-                    paper = PAPER[task].get(demos) if method.startswith("SEIL") else (
-                        PAPER_CNN_BC_10[task] if method == "CNN BC" and demos == 10 else None)
+                    paper = paper_figure(task, method, demos)
                     if paper is not None:
                         cell += f" [paper {paper:g}]"
                     cells.append(cell)
@@ -266,9 +272,7 @@ def main() -> int:
                     continue
                 k, n = sum(r["successes"] for r in mine), sum(r["episodes"] for r in mine)
                 lo, hi = wilson_interval(k, n)
-                paper = PAPER[task].get(demos) if method.startswith("SEIL") else None
-                if method == "CNN BC" and demos == 10:
-                    paper = PAPER_CNN_BC_10[task]
+                paper = paper_figure(task, method, demos)
                 secs = float(np.mean([r["train_seconds"] for r in mine]))
                 # the code each run was trained with (runs before it was recorded: "earlier")
                 code = ", ".join(sorted({str(r.get("code") or "earlier") for r in mine}))
