@@ -64,6 +64,9 @@ class BCConfig:
         n_hidden: width of the networks (regular fields of the equivariant encoder).
         eval_every: gradient steps between evaluations (0: only at the end).
         eval_episodes: evaluation episodes (seeds ``2_000_000 + 1000·seed`` …).
+        max_episode_steps: step limit of evaluation episodes (0: the task's own, 50 for every task here;
+            SEIL's released code evaluates with 100). The summary keeps each episode's length, so the
+            success under any shorter limit is known too.
         checkpoint_every: gradient steps between checkpoints.
         env_options: env options (defaults: SEIL's dpos 0.02, 64 px); a dataset's override them.
         device: ``auto``, ``cpu`` or ``cuda``.
@@ -90,6 +93,7 @@ class BCConfig:
     n_hidden: int = 32
     eval_every: int = 0
     eval_episodes: int = 50
+    max_episode_steps: int = 0
     checkpoint_every: int = 250
     env_options: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
@@ -117,7 +121,7 @@ class BCConfig:
         for name in ("demos", "steps", "batch_size", "eval_episodes", "checkpoint_every", "n_hidden"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("simulate_n", "eval_every", "video_episodes"):
+        for name in ("simulate_n", "eval_every", "video_episodes", "max_episode_steps"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {getattr(self, name)!r}")
         if not (math.isfinite(self.sigma) and self.sigma > 0):

@@ -107,22 +107,43 @@ class RLConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def _make_env(config: RLConfig, render: bool = False):
+def _make_env(config: RLConfig, render: bool = False, max_episode_steps: int = 0):
     import gymnasium as gym
     from stable_baselines3.common.monitor import Monitor
 
     options = dict(config.env_options)
     if render:
         options["render_mode"] = "rgb_array"
+    if max_episode_steps:
+        options["max_episode_steps"] = int(max_episode_steps)
     return Monitor(gym.make(config.env, **options))
 
 
+def episode_limit(config: Any, max_episode_steps: int | None = None) -> int:
+    """The evaluation episode limit: ``max_episode_steps`` when given, else the config's
+    ``max_episode_steps`` when set (> 0), else the task's own limit."""
+    from equimanip.envs import task_class
+
+    for limit in (max_episode_steps, getattr(config, "max_episode_steps", 0)):
+        if limit:
+            if int(limit) != limit or limit < 1:
+                raise ValueError(f"max_episode_steps must be a positive integer, got {limit!r}")
+            return int(limit)
+    return int(task_class(config.env).max_episode_steps)
+
+
 def evaluate(model: Any, config: RLConfig, episodes: int, seed: int, video: Path | None = None,
-             video_episodes: int = 0) -> dict[str, Any]:
-    """Deterministic evaluation episodes (seeds ``seed`` …); success rate with a Wilson interval."""
+             video_episodes: int = 0, max_episode_steps: int | None = None) -> dict[str, Any]:
+    """Deterministic evaluation episodes (seeds ``seed`` …); success rate with a Wilson interval.
+
+    Episodes last at most :func:`episode_limit` steps. A success ends an episode and no step
+    depends on the step count, so the per-episode ``episode_success`` / ``episode_length`` give the
+    success rate under any shorter limit too (:func:`equimanip.rollout.success_within`).
+    """
     from equimanip.rollout import wilson_interval, write_video
 
-    env = _make_env(config, render=video is not None)
+    limit = episode_limit(config, max_episode_steps)
+    env = _make_env(config, render=video is not None, max_episode_steps=limit)
     successes, lengths, frames = [], [], []
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
@@ -145,7 +166,8 @@ def evaluate(model: Any, config: RLConfig, episodes: int, seed: int, video: Path
         write_video(video, frames)
     lo, hi = wilson_interval(sum(successes), episodes)
     return {"success_rate": float(np.mean(successes)), "success_ci95": [lo, hi], "episodes": episodes,
-            "seeds": [seed, seed + episodes - 1], "mean_length": float(np.mean(lengths))}
+            "seeds": [seed, seed + episodes - 1], "mean_length": float(np.mean(lengths)), "max_episode_steps": limit,
+            "episode_success": successes, "episode_length": lengths}
 
 
 def _build_model(config: RLConfig, env: Any, run: Path) -> Any:

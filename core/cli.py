@@ -202,8 +202,8 @@ def cmd_train_bc(args: argparse.Namespace) -> int:
 
 
 _BC_FLAGS = ("env", "dataset", "demos", "seed", "policy", "group", "simulate_n", "sigma", "sim_weight", "steps", "batch_size",
-             "learning_rate", "lr_schedule", "n_hidden", "eval_every", "eval_episodes", "checkpoint_every", "device",
-             "precision")
+             "learning_rate", "lr_schedule", "n_hidden", "eval_every", "eval_episodes", "max_episode_steps", "checkpoint_every",
+             "device", "precision")
 
 
 def _load_any_run(run: Path, device: str) -> tuple[Any, Any]:
@@ -232,11 +232,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.env and args.env.split("/")[-1] != config.env.split("/")[-1]:
         raise ValueError(f"{args.run} was trained on {config.env}, not {args.env}")
     result = evaluate(model, config, args.episodes, args.seed, video=Path(args.video) if args.video else None,
-                      video_episodes=args.video_episodes)
+                      video_episodes=args.video_episodes, max_episode_steps=args.max_episode_steps)
     result = {"run": args.run, "env": config.env, **result}
     lo, hi = result["success_ci95"]
     print(f"{config.env}: success {result['success_rate']:.3f} (95% CI {lo:.3f}-{hi:.3f}) over {args.episodes} episodes "
-          f"(seeds {args.seed}-{args.seed + args.episodes - 1})")
+          f"(seeds {args.seed}-{args.seed + args.episodes - 1}) of at most {result['max_episode_steps']} steps")
     if args.json:
         write_json(args.json, result)
     return 0
@@ -348,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--n-hidden", dest="n_hidden", type=int, help="network width: regular fields of the encoder (32)")
         t.add_argument("--eval-every", dest="eval_every", type=int, help="steps between evaluations (0: at the end only)")
         t.add_argument("--eval-episodes", dest="eval_episodes", type=int, help="evaluation episodes (50)")
+        t.add_argument("--max-episode-steps", dest="max_episode_steps", type=int,
+                       help="step limit of evaluation episodes (default: the task's, 50; SEIL's code evaluates with 100)")
         t.add_argument("--checkpoint-every", dest="checkpoint_every", type=int, help="steps between checkpoints (250)")
         t.add_argument("--camera", choices=("gripper_topdown", "fixed_topdown"),
                        help="observation camera when collecting (a top-down one: transition simulation needs it)")
@@ -373,6 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="PATH", help="write {success_rate, success_ci95, ...} as JSON")
     p.add_argument("--video", metavar="PATH", help="write an mp4 of the first episode(s)")
     p.add_argument("--video-episodes", type=int, default=1, metavar="K", help="episodes in the video (default 1)")
+    p.add_argument("--max-episode-steps", type=int, metavar="N",
+                   help="step limit of the episodes (default: the run's evaluation limit, else the task's, 50)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("experiment", help="the README's main job: a few-demo imitation experiment end to end",

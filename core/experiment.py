@@ -107,7 +107,8 @@ def run_experiment(config_path: str | Path | None, out: str | Path, progress: bo
             final = summary["final_eval"]
             rows.append({"method": name, "seed": int(seed), "success_rate": final["success_rate"],
                          "successes": round(final["success_rate"] * final["episodes"]), "episodes": final["episodes"],
-                         "eval_seeds": final["seeds"], "train_seconds": summary["seconds"]["train"],
+                         "eval_seeds": final["seeds"], "max_episode_steps": final.get("max_episode_steps"),
+                         "train_seconds": summary["seconds"]["train"],
                          "samples": summary["samples"]["total"], "simulated": summary["samples"]["simulated"],
                          "steps": summary["steps"], "precision": summary.get("precision", "fp32"),
                          "code": summary.get("code"), "run": str(run),

@@ -14,8 +14,8 @@ import numpy as np
 
 from equimanip.atomic import atomic_path, write_json
 
-__all__ = ["POLICIES", "EpisodeResult", "RolloutResult", "rollout", "wilson_interval", "make_policy", "write_video",
-           "write_json"]
+__all__ = ["POLICIES", "EpisodeResult", "RolloutResult", "rollout", "wilson_interval", "success_within", "make_policy",
+           "write_video", "write_json"]
 
 POLICIES = ("expert", "random")
 
@@ -71,6 +71,17 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     lo, hi = max(0.0, centre - half), min(1.0, centre + half)
     # exact at the ends (floating point leaves 0.999… for n/n otherwise)
     return (0.0 if successes == 0 else lo), (1.0 if successes == n else hi)
+
+
+def success_within(result: dict, limit: int) -> tuple[int, int]:
+    """``(successes, episodes)`` of an evaluation (:func:`equimanip.agents.train_rl.evaluate`) had its
+    episodes been cut at ``limit`` steps: the episodes that succeeded within ``limit`` steps."""
+    if "episode_success" not in result:
+        raise ValueError("this evaluation has no per-episode record (made before episode_success was kept)")
+    if limit > result["max_episode_steps"]:
+        raise ValueError(f"episodes were cut at {result['max_episode_steps']} steps: their success within {limit} is unknown")
+    won = sum(1 for ok, n in zip(result["episode_success"], result["episode_length"]) if ok and n <= limit)
+    return won, len(result["episode_success"])
 
 
 def plot_success(names: list[str], rates: list[float], intervals: list[tuple[float, float]], title: str, path: Path | str,

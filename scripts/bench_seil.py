@@ -36,6 +36,7 @@ DEFAULT_METHODS = ("SEIL", "Equi BC", "CNN BC", "CNN BC + TS")
 PAPER = {"BlockStacking": {1: 71.5, 5: 99.5, 10: 98.5}, "BlockInBowl": {1: 75.0, 5: 98.0, 10: 100.0},
          "DrawerOpening": {1: 78.5, 5: 87.5, 10: 93.5}}
 PAPER_CNN_BC_10 = {"BlockStacking": 79.0, "BlockInBowl": 99.0, "DrawerOpening": 76.0}
+TASK_LIMIT = 50  # every task's own episode limit (steps); SEIL's released code evaluates with 100
 
 
 def paper_figure(task: str, method: str, demos: int) -> float | None:
@@ -145,16 +146,18 @@ def matrix(runs: list[dict]) -> list[str]:
     from equimanip.rollout import wilson_interval
 
     demo_counts = sorted({r["demos"] for r in runs})
-    lines = ["| task | method | steps | precision | " + " | ".join(f"{d} demo{'s' * (d > 1)}" for d in demo_counts) + " |",
-             "|---|---|---|---|" + "---|" * len(demo_counts)]
+    lines = ["| task | method | steps | precision | episode limit | "
+             + " | ".join(f"{d} demo{'s' * (d > 1)}" for d in demo_counts) + " |",
+             "|---|---|---|---|---|" + "---|" * len(demo_counts)]
     for task in TASKS:
         for method in METHODS:
-            for n_steps, prec in sorted({(r["steps"], r["precision"]) for r in runs
-                                         if r["task"] == task and r["method"] == method}):
+            for n_steps, prec, limit in sorted({(r["steps"], r["precision"], r["eval_steps"]) for r in runs
+                                                if r["task"] == task and r["method"] == method}):
                 cells = []
                 for demos in demo_counts:
                     mine = sorted((r for r in runs if r["task"] == task and r["method"] == method and r["demos"] == demos
-                                   and r["steps"] == n_steps and r["precision"] == prec), key=lambda r: r["seed"])
+                                   and r["steps"] == n_steps and r["precision"] == prec and r["eval_steps"] == limit),
+                                  key=lambda r: r["seed"])
                     if not mine:
                         cells.append("—")
                         continue
@@ -168,7 +171,7 @@ def matrix(runs: list[dict]) -> list[str]:
                     if paper is not None:
                         cell += f" [paper {paper:g}]"
                     cells.append(cell)
-                lines.append(f"| {task} | {method} | {n_steps:,} | {prec} | " + " | ".join(cells) + " |")
+                lines.append(f"| {task} | {method} | {n_steps:,} | {prec} | {limit} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -188,6 +191,10 @@ def main() -> int:
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                         help="training arithmetic (default auto: bf16 mixed precision on AMX / AVX-512 BF16 CPUs and Ampere+ "
                              "GPUs, else fp32); bf16 runs get their own folders and table rows")
+    parser.add_argument("--max-episode-steps", type=int, default=100,
+                        help="step limit of evaluation episodes (default 100, as SEIL's released code evaluates; the report "
+                             f"also gives each such run's success within the tasks' own {TASK_LIMIT} steps, from the same "
+                             "episodes); runs with another limit than 50 get their own folders and table rows")
     parser.add_argument("--out", default="outputs/bench_seil", help="run directories (default: outputs/bench_seil)")
     parser.add_argument("--report", default="docs/benchmarks/seil.md", help="markdown report (default: docs/benchmarks/seil.md)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -200,12 +207,15 @@ def main() -> int:
     from equimanip.experiment import method_slug, run_experiment
     from equimanip.policies import resolve_device
     from equimanip.policies.device import resolve_precision
-    from equimanip.rollout import wilson_interval
+    from equimanip.rollout import success_within, wilson_interval
 
     out = Path(args.out)
     precision = resolve_precision(args.precision, resolve_device("auto"))
     # fp32 folders keep the names of the runs made before precision was a setting
     suffix = "" if precision == "fp32" else f"-{precision}"
+    if args.max_episode_steps < TASK_LIMIT:
+        parser.error(f"--max-episode-steps must be at least the tasks' own limit, {TASK_LIMIT}")
+    suffix += "" if args.max_episode_steps == TASK_LIMIT else f"-ep{args.max_episode_steps}"
     for task in args.tasks if not args.report_only else ():
         for demos in args.demos:
             for method in args.methods:
@@ -217,7 +227,7 @@ def main() -> int:
                 config = {"env": f"equimanip/{task}-v0", "env_options": {"dpos": 0.02, "image_size": 64}, "demos": demos,
                           "seeds": sorted(set(old) | set(args.seeds)), "eval_episodes": args.episodes,
                           "train": {"steps": args.steps, "batch_size": 64, "learning_rate": 0.001, "n_hidden": 32,
-                                    "sigma": 0.4, "precision": precision},
+                                    "sigma": 0.4, "precision": precision, "max_episode_steps": args.max_episode_steps},
                           "methods": {method: METHODS[method]}}
                 (where / "config.json").write_text(json.dumps(config, indent=2))
                 run_experiment(where / "config.json", where, progress=not args.no_progress)
@@ -234,19 +244,24 @@ def main() -> int:
                 where_run = Path(run["run"]).resolve()
                 here = Path.cwd().resolve()
                 shown = where_run.relative_to(here) if where_run.is_relative_to(here) else where_run
+                limit = int(summary["final_eval"].get("max_episode_steps") or TASK_LIMIT)
+                within = success_within(summary["final_eval"], TASK_LIMIT)[0] if limit > TASK_LIMIT else None
                 rows.append({"task": task, "demos": demos, "precision": "fp32", **run, "run": str(shown),
+                             "eval_steps": limit, f"successes_within_{TASK_LIMIT}": within,
                              "simulate_ms_per_call": summary["samples"].get("simulate_ms_per_call", 0.0),
                              "simulate_calls": summary["samples"].get("simulate_calls", 0)})
     report_json = Path(args.report).with_suffix(".json")
     if report_json.exists():
-        key = lambda r: (r["task"], r["demos"], r["method"], r["steps"], r["precision"], r["seed"])  # noqa: E731
+        key = lambda r: (r["task"], r["demos"], r["method"], r["steps"], r["precision"], r["eval_steps"], r["seed"])  # noqa: E731
         here = {key(r) for r in rows}
-        earlier = [{"precision": "fp32", **r} for r in json.loads(report_json.read_text()).get("runs", [])]
+        # runs recorded before the episode limit was a setting ran the tasks' own
+        earlier = [{"precision": "fp32", "eval_steps": TASK_LIMIT, **r}
+                   for r in json.loads(report_json.read_text()).get("runs", [])]
         earlier = [r for r in earlier if key(r) not in here]
         rows += earlier
         if earlier:
             print(f"kept {len(earlier)} runs of the previous report {report_json} (their folders are not under {out})")
-    steps.update((r["steps"], r["precision"]) for r in rows)
+    steps.update((r["steps"], r["precision"], r["eval_steps"]) for r in rows)
     episodes.update(r["episodes"] for r in rows)
     lines = ["# SEIL benchmark: few-demo imitation", "",
              f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, no GPU; Python "
@@ -254,20 +269,25 @@ def main() -> int:
              f"report (run on earlier machines; their commits are in git history) (last command: "
              f"`python scripts/bench_seil.py {shlex.join(sys.argv[1:])}`); cells not listed were not run.", "",
              f"Each run: the first N scripted demos of a LeRobot v3.0 dataset (seed `1_000_000 + 1000·seed`), "
-             f"{'/'.join(sorted({str(n) for n, _ in steps}, key=int))} gradient steps "
+             f"{'/'.join(sorted({str(n) for n, _, _ in steps}, key=int))} gradient steps "
              f"(batch 64, Adam 1e-3, random rotations of every batch), "
              f"gripper-centred top-down depth 64×64, dpos 2 cm; evaluated on {'/'.join(map(str, sorted(episodes)))} episodes "
              "(seeds `2_000_000 + 1000·seed` …, the same for every method). Success: mean over seeds, "
              "95 % Wilson interval over all evaluation episodes. Precision: the training arithmetic (bf16: mixed "
-             "precision, fp32 weights; evaluation always fp32).", "",
-             "| task | demos | method | steps | precision | success % | 95 % CI | seeds | paper % | train s / run | code |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "precision, fp32 weights; evaluation always fp32). Episode limit: the steps an evaluation episode may "
+             f"take: the tasks' own {TASK_LIMIT}, or 100 as in SEIL's released code (its `--max_episode_steps` default; "
+             "the paper's figures also take the best of 10 evaluations over training, we take the final one); a "
+             f"100-step run's success within {TASK_LIMIT} steps comes from the same episodes (a success ends an "
+             "episode).", "",
+             f"| task | demos | method | steps | precision | episode limit | success % | 95 % CI | within {TASK_LIMIT} steps % "
+             "| seeds | paper % | train s / run | code |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     summary = []
     for task in TASKS:
         for demos in sorted({r["demos"] for r in rows}):
-            for method, (n_steps, prec) in itertools.product(METHODS, sorted(steps)):
+            for method, (n_steps, prec, limit) in itertools.product(METHODS, sorted(steps)):
                 mine = [r for r in rows if r["task"] == task and r["demos"] == demos and r["method"] == method
-                        and r["steps"] == n_steps and r["precision"] == prec]
+                        and r["steps"] == n_steps and r["precision"] == prec and r["eval_steps"] == limit]
                 if not mine:
                     continue
                 k, n = sum(r["successes"] for r in mine), sum(r["episodes"] for r in mine)
@@ -276,12 +296,14 @@ def main() -> int:
                 secs = float(np.mean([r["train_seconds"] for r in mine]))
                 # the code each run was trained with (runs before it was recorded: "earlier")
                 code = ", ".join(sorted({str(r.get("code") or "earlier") for r in mine}))
+                short = [r.get(f"successes_within_{TASK_LIMIT}") for r in mine]
+                within = None if limit == TASK_LIMIT or None in short else sum(short) / n
                 summary.append({"task": task, "demos": demos, "method": method, "steps": n_steps, "precision": prec,
-                                "success": k / n,
+                                "eval_steps": limit, "success": k / n, f"success_within_{TASK_LIMIT}": within,
                                 "ci95": [lo, hi], "episodes": n, "seeds": [r["seed"] for r in mine],
                                 "train_seconds": secs, "paper": paper, "code": code})
-                lines.append(f"| {task} | {demos} | {method} | {n_steps} | {prec} | {100 * k / n:.1f} | "
-                             f"{100 * lo:.1f}–{100 * hi:.1f} | "
+                lines.append(f"| {task} | {demos} | {method} | {n_steps} | {prec} | {limit} | {100 * k / n:.1f} | "
+                             f"{100 * lo:.1f}–{100 * hi:.1f} | {'' if within is None else f'{100 * within:.1f}'} | "
                              f"{', '.join(str(r['seed']) for r in mine)} | {'' if paper is None else paper} | "
                              f"{secs:.0f} | {code} |")
     lines += ["", "The same runs by demo count (seeds: mean, and with several seeds the 95 % interval and each seed's "

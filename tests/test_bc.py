@@ -188,3 +188,50 @@ def test_shipped_experiment_configs_load():
     assert list(ablation["methods"]) == ["SEIL", "Equi BC", "CNN BC"]
     assert {k: v for k, v in ablation.items() if k not in ("methods", "description")} == \
         {k: v for k, v in main.items() if k not in ("methods", "description")}
+
+
+class _LateExpert:
+    """The scripted expert, idling with the gripper open for ``10·i`` steps at the start of episode ``i``;
+    it follows evaluate()'s episodes (seeds ``seed`` …, cut at ``limit``) in a twin env of its own, which
+    stays identical because the envs are deterministic."""
+
+    def __init__(self, env_id: str, options: dict, seed: int, limit: int):
+        import gymnasium as gym
+
+        self.env = gym.make(env_id, **options, max_episode_steps=limit)
+        self.seed, self.episode, self.done, self.t = seed, -1, True, 0
+
+    def predict(self, obs, deterministic: bool = True):
+        import numpy as np
+
+        if self.done:
+            self.episode += 1
+            self.env.reset(seed=self.seed + self.episode)
+            self.done, self.t = False, 0
+        idle = np.array([1.0, 0.0, 0.0, 0.0, 0.0], np.float32)
+        action = idle if self.t < 10 * self.episode else self.env.unwrapped.expert_action()
+        _, _, terminated, truncated, _ = self.env.step(action)
+        self.done, self.t = terminated or truncated, self.t + 1
+        return action, None
+
+
+def test_episode_limit_and_success_within_a_shorter_one():
+    from equimanip.agents.train_rl import evaluate
+    from equimanip.rollout import success_within
+
+    env, options, seed = "equimanip/BlockPicking-v0", {"image_size": 32}, 300
+    config = BCConfig(env=env, env_options=options, max_episode_steps=60)
+    long = evaluate(_LateExpert(env, options, seed, 60), config, 4, seed)
+    assert long["max_episode_steps"] == 60 and max(long["episode_length"]) <= 60
+    short = evaluate(_LateExpert(env, options, seed, 25), config, 4, seed, max_episode_steps=25)
+    assert short["max_episode_steps"] == 25
+    # the idling makes later episodes succeed later: some succeed within 60 steps but not within 25
+    assert sum(short["episode_success"]) < sum(long["episode_success"])
+    assert success_within(long, 25) == (sum(short["episode_success"]), 4)
+    assert all(n == 25 for ok, n in zip(short["episode_success"], short["episode_length"]) if not ok)
+    with pytest.raises(ValueError, match="cut at 25 steps"):
+        success_within(short, 60)
+    with pytest.raises(ValueError, match="max_episode_steps must be a positive integer"):
+        evaluate(_LateExpert(env, options, seed, 25), config, 1, seed, max_episode_steps=-3)
+    with pytest.raises(ValueError, match="max_episode_steps must be a non-negative integer"):
+        BCConfig(env=env, max_episode_steps=-1).validate()
