@@ -27,10 +27,12 @@ def main() -> int:
 
     import equimanip  # noqa: F401  (registers the envs)
     from equimanip.agents.bc import EVAL_SEED, load_run
+    from equimanip.agents.train_rl import episode_limit
 
     policy, config = load_run(args.run, "cpu")
     seed = config.seed if args.seed is None else args.seed
-    env = gym.make(config.env, **config.env_options)
+    # the run's evaluation episodes: the same seeds and the same step limit
+    env = gym.make(config.env, **config.env_options, max_episode_steps=episode_limit(config))
     u = env.unwrapped
     np.set_printoptions(precision=2, suppress=True)
     failures = 0
