@@ -14,8 +14,8 @@ import numpy as np
 
 from equimanip.atomic import atomic_path, write_json
 
-__all__ = ["POLICIES", "EpisodeResult", "RolloutResult", "rollout", "wilson_interval", "success_within",
-           "first_finished_success", "make_policy", "write_video", "write_json"]
+__all__ = ["POLICIES", "EpisodeResult", "RolloutResult", "rollout", "wilson_interval", "success_within", "make_policy",
+           "write_video", "write_json"]
 
 POLICIES = ("expert", "random")
 
@@ -82,29 +82,6 @@ def success_within(result: dict, limit: int) -> tuple[int, int]:
         raise ValueError(f"episodes were cut at {result['max_episode_steps']} steps: their success within {limit} is unknown")
     won = sum(1 for ok, n in zip(result["episode_success"], result["episode_length"]) if ok and n <= limit)
     return won, len(result["episode_success"])
-
-
-def first_finished_success(result: dict, envs: int = 5, count: int = 50) -> float | None:
-    """The success rate SEIL's released code would report for these episodes (its ``evaluate`` in
-    ``scripts/main.py``): ``envs`` environments step together and reset as soon as an episode ends,
-    and the first ``count`` episodes to *finish* are averaged. Successes end sooner than failures, so
-    this counts them more often than they occur. Episode ``i`` runs in environment ``i % envs``; ties in
-    finishing step go by environment index, as in that loop. ``None`` when some environment ran out
-    of recorded episodes before the ``count``-th finish (its later episodes could have come first)."""
-    ok, lengths = result["episode_success"], result["episode_length"]
-    if envs < 1 or count < 1:
-        raise ValueError(f"envs and count must be positive integers, got envs={envs}, count={count}")
-    finished, totals = [], []
-    for env in range(envs):
-        t = 0
-        for i in range(env, len(ok), envs):
-            t += lengths[i]
-            finished.append((t, env, bool(ok[i])))
-        totals.append(t)
-    finished.sort()
-    if len(finished) < count or min(totals) < finished[count - 1][0]:
-        return None
-    return sum(won for _, _, won in finished[:count]) / count
 
 
 def plot_success(names: list[str], rates: list[float], intervals: list[tuple[float, float]], title: str, path: Path | str,

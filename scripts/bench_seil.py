@@ -38,8 +38,7 @@ DEFAULT_METHODS = ("SEIL", "Equi BC", "CNN BC", "CNN BC + TS")
 PAPER = {"BlockStacking": {1: 71.5, 5: 99.5, 10: 98.5}, "BlockInBowl": {1: 75.0, 5: 98.0, 10: 100.0},
          "DrawerOpening": {1: 78.5, 5: 87.5, 10: 93.5}}
 PAPER_CNN_BC_10 = {"BlockStacking": 79.0, "BlockInBowl": 99.0, "DrawerOpening": 76.0}
-TASK_LIMIT = 50  # every task's own episode limit (steps)
-SEIL_LIMIT = 100  # SEIL's released code: --max_episode_steps 100, 5 envs, the first 50 episodes to finish
+TASK_LIMIT = 50  # every task's own episode limit (steps); SEIL's released code evaluates with 100
 
 
 def paper_figure(task: str, method: str, demos: int) -> float | None:
@@ -210,7 +209,7 @@ def main() -> int:
     from equimanip.experiment import method_slug, run_experiment
     from equimanip.policies import resolve_device
     from equimanip.policies.device import resolve_precision
-    from equimanip.rollout import first_finished_success, success_within, wilson_interval
+    from equimanip.rollout import success_within, wilson_interval
 
     out = Path(args.out)
     precision = resolve_precision(args.precision, resolve_device("auto"))
@@ -249,10 +248,8 @@ def main() -> int:
                 shown = where_run.relative_to(here) if where_run.is_relative_to(here) else where_run
                 limit = int(summary["final_eval"].get("max_episode_steps") or TASK_LIMIT)
                 within = success_within(summary["final_eval"], TASK_LIMIT)[0] if limit > TASK_LIMIT else None
-                # what SEIL's own evaluation loop would count from these episodes (100-step episodes, as it runs)
-                first = first_finished_success(summary["final_eval"]) if limit == SEIL_LIMIT else None
                 rows.append({"task": task, "demos": demos, "precision": "fp32", **run, "run": str(shown),
-                             "eval_steps": limit, f"successes_within_{TASK_LIMIT}": within, "seil_count": first,
+                             "eval_steps": limit, f"successes_within_{TASK_LIMIT}": within,
                              "simulate_ms_per_call": summary["samples"].get("simulate_ms_per_call", 0.0),
                              "simulate_calls": summary["samples"].get("simulate_calls", 0)})
     report_json = Path(args.report).with_suffix(".json")
@@ -283,15 +280,10 @@ def main() -> int:
              f"take: the tasks' own {TASK_LIMIT}, or 100 as in SEIL's released code (its `--max_episode_steps` default; "
              "the paper's figures also take the best of 10 evaluations over training, we take the final one); a "
              f"100-step run's success within {TASK_LIMIT} steps comes from the same episodes (a success ends an "
-             "episode). SEIL's count: what SEIL's evaluation loop (`evaluate` in its `scripts/main.py`) reports from the "
-             "same 100-step episodes: 5 environments step together and reset when an episode ends, and the first 50 "
-             "episodes to *finish* are averaged, so short (successful) episodes are over-counted "
-             "(`equimanip.rollout.first_finished_success`; mean over seeds). SEIL's bar-chart helper (`plotEvalBarChart` in "
-             "its `scripts/plot_multiple.py`) then takes each run's best such count of the evaluations made every 2,000 of "
-             "20 k training steps; the paper averages 4 runs. We report the final evaluation only.", "",
+             "episode).", "",
              f"| task | demos | method | steps | precision | episode limit | success % | 95 % CI | within {TASK_LIMIT} steps % "
-             "| SEIL's count % | seeds | paper % | train s / run | code |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| seeds | paper % | train s / run | code |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     summary = []
     for task in TASKS:
         for demos in sorted({r["demos"] for r in rows}):
@@ -308,16 +300,12 @@ def main() -> int:
                 code = ", ".join(sorted({str(r.get("code") or "earlier") for r in mine}))
                 short = [r.get(f"successes_within_{TASK_LIMIT}") for r in mine]
                 within = None if limit == TASK_LIMIT or None in short else sum(short) / n
-                counts = [r.get("seil_count") for r in mine]
-                seil_count = None if None in counts else float(np.mean(counts))
                 summary.append({"task": task, "demos": demos, "method": method, "steps": n_steps, "precision": prec,
                                 "eval_steps": limit, "success": k / n, f"success_within_{TASK_LIMIT}": within,
-                                "seil_count": seil_count,
                                 "ci95": [lo, hi], "episodes": n, "seeds": [r["seed"] for r in mine],
                                 "train_seconds": secs, "paper": paper, "code": code})
                 lines.append(f"| {task} | {demos} | {method} | {n_steps} | {prec} | {limit} | {100 * k / n:.1f} | "
                              f"{100 * lo:.1f}–{100 * hi:.1f} | {'' if within is None else f'{100 * within:.1f}'} | "
-                             f"{'' if seil_count is None else f'{100 * seil_count:.1f}'} | "
                              f"{', '.join(str(r['seed']) for r in mine)} | {'' if paper is None else paper} | "
                              f"{secs:.0f} | {code} |")
     lines += ["", "The same runs by demo count (seeds: mean, and with several seeds the 95 % interval and each seed's "

@@ -235,19 +235,3 @@ def test_episode_limit_and_success_within_a_shorter_one():
         evaluate(_LateExpert(env, options, seed, 25), config, 1, seed, max_episode_steps=-3)
     with pytest.raises(ValueError, match="max_episode_steps must be a non-negative integer"):
         BCConfig(env=env, max_episode_steps=-1).validate()
-
-
-def test_first_finished_success_counts_episodes_as_they_finish():
-    from equimanip.rollout import first_finished_success
-
-    # two envs: env 0 runs episodes 0, 2, 4 (successes of 10 steps), env 1 runs 1, 3, 5 (failures of 30)
-    result = {"episode_success": [True, False] * 3, "episode_length": [10, 30] * 3}
-    # finishes: env 0 at 10, 20, 30; env 1 at 30, 60, 90; the first four: 10 ✓, 20 ✓, 30 ✓ (env 0 first), 30 ✗
-    assert first_finished_success(result, envs=2, count=4) == 0.75
-    assert first_finished_success(result, envs=2, count=3) == 1.0
-    # a fifth finish would come at 60 in env 1, after env 0 ran out of recorded episodes (at 30): unknown
-    assert first_finished_success(result, envs=2, count=5) is None
-    # one env: the episodes in order, no bias
-    assert first_finished_success(result, envs=1, count=6) == 0.5
-    with pytest.raises(ValueError, match="positive integers"):
-        first_finished_success(result, envs=0)
