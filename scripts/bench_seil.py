@@ -280,7 +280,9 @@ def main() -> int:
              f"take: the tasks' own {TASK_LIMIT}, or 100 as in SEIL's released code (its `--max_episode_steps` default; "
              "the paper's figures also take the best of 10 evaluations over training, we take the final one); a "
              f"100-step run's success within {TASK_LIMIT} steps comes from the same episodes (a success ends an "
-             "episode).", "",
+             "episode). The paper's protocol differs in one more way: SEIL's code evaluates 50 episodes every 2,000 of "
+             "its 20 k training steps, and its bar-chart helper (`plotEvalBarChart` in `scripts/plot_multiple.py`) takes "
+             "each run's best evaluation, averaged over 4 runs; we report the final evaluation only.", "",
              f"| task | demos | method | steps | precision | episode limit | success % | 95 % CI | within {TASK_LIMIT} steps % "
              "| seeds | paper % | train s / run | code |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
