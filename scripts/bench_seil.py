@@ -7,7 +7,7 @@ runs). Also reports training wall-clock per run, transition-simulation cost per 
 steps/s during collection. The full grid is 108 runs (hours on a 2-core CPU): choose a subset with
 the flags; the report says exactly what was run. Evaluation episodes may last 100 steps by default, as in
 SEIL's released code (``--max-episode-steps 50`` keeps the tasks' own limit); the report gives each such
-run's success within 50 steps from the same episodes, and the count SEIL's own evaluation loop would make.
+run's success within 50 steps from the same episodes.
 
     python scripts/bench_seil.py                                   # the full grid (hours)
     python scripts/bench_seil.py --tasks BlockInBowl --demos 1 10 --methods SEIL "CNN BC" --seeds 0
