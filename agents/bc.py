@@ -61,6 +61,7 @@ class BCConfig:
         steps, batch_size, learning_rate: optimisation (Adam, MSE on tanh outputs).
         lr_schedule: ``cosine`` (decay to 0 over ``steps``: the last steps settle on the rare
             samples, e.g. the release over the bowl, instead of jumping around them) or ``constant``.
+        weight_decay: Adam's L2 penalty on the weights (0; SEIL's released code uses 1e-5 with a constant rate).
         n_hidden: width of the networks (regular fields of the equivariant encoder).
         eval_every: gradient steps between evaluations (0: only at the end).
         eval_episodes: evaluation episodes (seeds ``2_000_000 + 1000·seed`` …).
@@ -90,6 +91,7 @@ class BCConfig:
     batch_size: int = 64
     learning_rate: float = 1e-3
     lr_schedule: str = "cosine"
+    weight_decay: float = 0.0
     n_hidden: int = 32
     eval_every: int = 0
     eval_episodes: int = 50
@@ -128,6 +130,8 @@ class BCConfig:
             raise ValueError(f"sigma must be a positive number, got {self.sigma!r}")
         if not (math.isfinite(self.sim_weight) and self.sim_weight > 0):
             raise ValueError(f"sim_weight must be a positive number, got {self.sim_weight!r}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be a non-negative number, got {self.weight_decay!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; accepted: {', '.join(LR_SCHEDULES)}")
         from equimanip.policies.device import PRECISIONS
@@ -319,7 +323,7 @@ def train(config: BCConfig, run: Path, resume: bool = False, progress: bool = Tr
 
     image_size = samples.depth.shape[-1]
     net = make_network(config, image_size).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+    opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     rng = np.random.default_rng(config.seed)
     torch_gen = torch.Generator().manual_seed(config.seed)
     step = 0

@@ -202,8 +202,8 @@ def cmd_train_bc(args: argparse.Namespace) -> int:
 
 
 _BC_FLAGS = ("env", "dataset", "demos", "seed", "policy", "group", "simulate_n", "sigma", "sim_weight", "steps", "batch_size",
-             "learning_rate", "lr_schedule", "n_hidden", "eval_every", "eval_episodes", "max_episode_steps", "checkpoint_every",
-             "device", "precision")
+             "learning_rate", "lr_schedule", "weight_decay", "n_hidden", "eval_every", "eval_episodes", "max_episode_steps",
+             "checkpoint_every", "device", "precision")
 
 
 def _load_any_run(run: Path, device: str) -> tuple[Any, Any]:
@@ -345,6 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--learning-rate", dest="learning_rate", type=float, help="Adam learning rate (1e-3)")
         t.add_argument("--lr-schedule", dest="lr_schedule", choices=("cosine", "constant"),
                        help="learning-rate schedule: cosine decay to 0 over the steps, or constant (default cosine)")
+        t.add_argument("--weight-decay", dest="weight_decay", type=float,
+                       help="Adam's L2 weight decay (default 0; SEIL's released code: 1e-5 with a constant rate)")
         t.add_argument("--n-hidden", dest="n_hidden", type=int, help="network width: regular fields of the encoder (32)")
         t.add_argument("--eval-every", dest="eval_every", type=int, help="steps between evaluations (0: at the end only)")
         t.add_argument("--eval-episodes", dest="eval_episodes", type=int, help="evaluation episodes (50)")

@@ -22,7 +22,8 @@ from equimanip.atomic import atomic_write_text, write_json
 
 DEFAULT_CONFIG = "seil_block_in_bowl.json"
 _KEYS = {"description", "env", "env_options", "demos", "seeds", "eval_episodes", "train", "methods"}
-_METHOD_KEYS = {"policy", "simulate_n", "sim_weight", "group", "steps", "rotate", "simulate_holding"}
+_METHOD_KEYS = {"policy", "simulate_n", "sim_weight", "sigma", "group", "steps", "rotate", "simulate_holding", "n_hidden",
+                "batch_size", "learning_rate", "lr_schedule", "weight_decay"}
 
 
 def default_config_path() -> Path:

@@ -32,7 +32,14 @@ METHODS = {"SEIL": {"policy": "equi", "simulate_n": 4}, "Equi BC": {"policy": "e
            # variants, not in the default grid: 16 simulated samples per expert step instead of SEIL's 4, each
            # weighted like one (SEIL's rule: the expert sample's share falls to 1/17) or by 1/4 (its share stays 1/5)
            "SEIL 16 sims": {"policy": "equi", "simulate_n": 16},
-           "SEIL 16 sims w0.25": {"policy": "equi", "simulate_n": 16, "sim_weight": 0.25}}
+           "SEIL 16 sims w0.25": {"policy": "equi", "simulate_n": 16, "sim_weight": 0.25},
+           # SEIL's own rule: simulate in free space only (ours also carries a held object by default)
+           "SEIL free-space sims": {"policy": "equi", "simulate_n": 4, "simulate_holding": False},
+           # SEIL's released optimiser: Adam with weight decay 1e-5 at a constant rate (ours: cosine decay, no decay)
+           "SEIL wd constant lr": {"policy": "equi", "simulate_n": 4, "weight_decay": 1e-5, "lr_schedule": "constant"},
+           # SEIL's view: 0.6 m around the gripper (1.5 × its 0.4 m workspace; ours 0.4 m) at our 64 px; env options
+           # of a variant apply to its demos, simulation and evaluation
+           "SEIL 0.6 m view": {"policy": "equi", "simulate_n": 4, "env_options": {"view_size": 0.6}}}
 DEFAULT_METHODS = ("SEIL", "Equi BC", "CNN BC", "CNN BC + TS")
 # SEIL paper (REFERENCES §4): success % at 1 / 5 / 10 demos
 PAPER = {"BlockStacking": {1: 71.5, 5: 99.5, 10: 98.5}, "BlockInBowl": {1: 75.0, 5: 98.0, 10: 100.0},
@@ -182,8 +189,11 @@ def main() -> int:
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS, help="tasks (default: all three)")
     parser.add_argument("--demos", nargs="+", type=int, default=[1, 5, 10], help="demo counts (default: 1 5 10)")
     parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=list(METHODS),
-                        help="methods (default: the four of the paper's comparison; 'SEIL 16 sims' is SEIL with 16 "
-                             "simulated samples per expert step, 'SEIL 16 sims w0.25' the same with each weighted 1/4)")
+                        help="methods (default: the four of the paper's comparison). Variants of SEIL: 'SEIL 16 sims' "
+                             "(16 simulated samples per expert step), 'SEIL 16 sims w0.25' (the same, each weighted 1/4), "
+                             "'SEIL free-space sims' (no simulation while an object is held, as in SEIL's code), "
+                             "'SEIL wd constant lr' (Adam weight decay 1e-5, constant rate, as in SEIL's code), "
+                             "'SEIL 0.6 m view' (top-down view 0.6 m wide instead of 0.4, as in SEIL's code, still 64 px)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run (default: 100)")
     parser.add_argument("--steps", type=int, default=1000,
@@ -226,11 +236,13 @@ def main() -> int:
                 where = out / f"{task}-{demos}demos-{method_slug(method)}-{args.steps}steps{suffix}"
                 where.mkdir(parents=True, exist_ok=True)
                 old = json.loads((where / "config.json").read_text())["seeds"] if (where / "config.json").exists() else []
-                config = {"env": f"equimanip/{task}-v0", "env_options": {"dpos": 0.02, "image_size": 64}, "demos": demos,
+                settings = dict(METHODS[method])
+                env_options = {"dpos": 0.02, "image_size": 64, **settings.pop("env_options", {})}
+                config = {"env": f"equimanip/{task}-v0", "env_options": env_options, "demos": demos,
                           "seeds": sorted(set(old) | set(args.seeds)), "eval_episodes": args.episodes,
                           "train": {"steps": args.steps, "batch_size": 64, "learning_rate": 0.001, "n_hidden": 32,
                                     "sigma": 0.4, "precision": precision, "max_episode_steps": args.max_episode_steps},
-                          "methods": {method: METHODS[method]}}
+                          "methods": {method: settings}}
                 (where / "config.json").write_text(json.dumps(config, indent=2))
                 run_experiment(where / "config.json", where, progress=not args.no_progress)
     # the report covers every experiment under --out (this and earlier invocations) and the runs of the

@@ -134,6 +134,9 @@ def test_bad_input(tmp_path, dataset):
     for bad in ("0", "-1", "nan"):
         r = _cli("train", "seil", "--dataset", str(dataset), "--sim-weight", bad, "--out", str(run))
         assert r.returncode == 2 and "sim_weight must be a positive number" in r.stderr
+    for bad in ("-1e-5", "nan"):
+        r = _cli("train", "seil", "--dataset", str(dataset), f"--weight-decay={bad}", "--out", str(run))
+        assert r.returncode == 2 and "weight_decay must be a non-negative number" in r.stderr
     r = _cli("train", "seil", "--dataset", str(tmp_path / "nowhere"), "--out", str(run))
     assert r.returncode == 2
     r = _cli("train", "bc", "--dataset", str(dataset), "--demos", "5", "--out", str(run))
@@ -141,7 +144,8 @@ def test_bad_input(tmp_path, dataset):
     assert not (run / "model.pt").exists()
     # a non-empty run directory is never overwritten
     done = tmp_path / "done"
-    train(_small(dataset=str(dataset), steps=2, policy="cnn"), done, progress=False)
+    train(_small(dataset=str(dataset), steps=2, policy="cnn", weight_decay=1e-5), done, progress=False)
+    assert torch.load(done / "checkpoint.pt", weights_only=False)["optimizer"]["param_groups"][0]["weight_decay"] == 1e-5
     before = (done / "model.pt").read_bytes()
     with pytest.raises(ValueError, match="not empty"):
         train(_small(dataset=str(dataset), steps=2), done, progress=False)
