@@ -11,6 +11,7 @@ resumes: finished runs are reused, interrupted ones continue from their checkpoi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -22,8 +23,15 @@ from equimanip.atomic import atomic_write_text, write_json
 
 DEFAULT_CONFIG = "seil_block_in_bowl.json"
 _KEYS = {"description", "env", "env_options", "demos", "seeds", "eval_episodes", "train", "methods"}
-_METHOD_KEYS = {"policy", "simulate_n", "sim_weight", "sigma", "group", "steps", "rotate", "simulate_holding", "n_hidden",
-                "batch_size", "learning_rate", "lr_schedule", "weight_decay"}
+# BCConfig fields the experiment sets for every run (env options: the experiment's, through its demos);
+# a method may set any other
+_RUN_KEYS = {"env", "dataset", "demos", "seed", "eval_episodes", "env_options"}
+
+
+def _method_keys() -> set[str]:
+    from equimanip.agents.bc import BCConfig
+
+    return {f.name for f in dataclasses.fields(BCConfig)} - _RUN_KEYS
 
 
 def default_config_path() -> Path:
@@ -47,10 +55,11 @@ def load_config(path: str | Path | None) -> dict[str, Any]:
             raise ValueError(f"{path} lacks {key!r}")
     if not isinstance(config["methods"], dict) or not config["methods"]:
         raise ValueError(f"{path}: 'methods' must map method names to settings, e.g. {{\"SEIL\": {{\"policy\": \"equi\"}}}}")
+    accepted = _method_keys()
     for name, method in config["methods"].items():
-        bad = sorted(set(method) - _METHOD_KEYS)
+        bad = sorted(set(method) - accepted)
         if bad:
-            raise ValueError(f"{path}: method {name!r} has unknown keys {bad}; accepted: {', '.join(sorted(_METHOD_KEYS))}")
+            raise ValueError(f"{path}: method {name!r} has unknown keys {bad}; accepted: {', '.join(sorted(accepted))}")
     config.setdefault("env_options", {})
     config.setdefault("demos", 10)
     config.setdefault("seeds", [0])
