@@ -65,6 +65,9 @@ class BCConfig:
         n_hidden: width of the networks (regular fields of the equivariant encoder).
         eval_every: gradient steps between evaluations (0: only at the end).
         eval_episodes: evaluation episodes (seeds ``2_000_000 + 1000·seed`` …).
+        periodic_eval_episodes: episodes of the evaluations during training (0: ``eval_episodes``); the
+            same seeds as the final evaluation's first ones. SEIL's protocol: 50 every tenth of training,
+            reporting each run's best. Their time is not counted as training time.
         max_episode_steps: step limit of evaluation episodes (0: the task's own, 50 for every task here;
             SEIL's released code evaluates with 100). The summary keeps each episode's length, so the
             success under any shorter limit is known too.
@@ -95,6 +98,7 @@ class BCConfig:
     n_hidden: int = 32
     eval_every: int = 0
     eval_episodes: int = 50
+    periodic_eval_episodes: int = 0
     max_episode_steps: int = 0
     checkpoint_every: int = 250
     env_options: dict[str, Any] = field(default_factory=dict)
@@ -123,7 +127,7 @@ class BCConfig:
         for name in ("demos", "steps", "batch_size", "eval_episodes", "checkpoint_every", "n_hidden"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("simulate_n", "eval_every", "video_episodes", "max_episode_steps"):
+        for name in ("simulate_n", "eval_every", "video_episodes", "max_episode_steps", "periodic_eval_episodes"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {getattr(self, name)!r}")
         if not (math.isfinite(self.sigma) and self.sigma > 0):
@@ -349,6 +353,7 @@ def train(config: BCConfig, run: Path, resume: bool = False, progress: bool = Tr
     bar = tqdm(total=config.steps, initial=step, desc=f"{config.env} {config.algo}/{config.policy}", unit="step",
                disable=not progress)
     train_start = time.perf_counter()
+    periodic_seconds = 0.0
     net.train()
     while step < config.steps:
         idx = torch.as_tensor(rng.choice(len(samples), size=config.batch_size, p=probs), device=device)
@@ -373,13 +378,15 @@ def train(config: BCConfig, run: Path, resume: bool = False, progress: bool = Tr
         if step % config.checkpoint_every == 0 or step == config.steps:
             _save_checkpoint(checkpoint, net, opt, step, rng, torch_gen)
         if config.eval_every and step % config.eval_every == 0 and step < config.steps:
-            result = evaluate_net(net, config, config.eval_episodes, eval_seed, device)
+            eval_start = time.perf_counter()
+            result = evaluate_net(net, config, config.periodic_eval_episodes or config.eval_episodes, eval_seed, device)
+            periodic_seconds += time.perf_counter() - eval_start
             net.train()
             rows.append(_eval_row(step, result))
             write_eval(run, rows)
             writer.add_scalar("eval/success_rate", result["success_rate"], step)
     bar.close()
-    train_seconds = time.perf_counter() - train_start
+    train_seconds = time.perf_counter() - train_start - periodic_seconds
 
     with atomic_path(run / "model.pt") as tmp:
         torch.save({"model": net.state_dict(), "image_size": image_size}, tmp)
@@ -398,7 +405,8 @@ def train(config: BCConfig, run: Path, resume: bool = False, progress: bool = Tr
                "code": code_revision(),
                "samples": {"total": len(samples), "expert": int((~samples.simulated).sum()),
                            "simulated": int(samples.simulated.sum()), **sample_stats},
-               "precision": precision, "seconds": {"data": data_seconds, "train": train_seconds}}
+               "precision": precision,
+               "seconds": {"data": data_seconds, "train": train_seconds, "periodic_eval": periodic_seconds}}
     atomic_write_text(run / "summary.json", json.dumps(summary, indent=2))
     return summary
 

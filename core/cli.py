@@ -203,7 +203,7 @@ def cmd_train_bc(args: argparse.Namespace) -> int:
 
 _BC_FLAGS = ("env", "dataset", "demos", "seed", "policy", "group", "simulate_n", "sigma", "sim_weight", "steps", "batch_size",
              "learning_rate", "lr_schedule", "weight_decay", "n_hidden", "eval_every", "eval_episodes", "max_episode_steps",
-             "checkpoint_every", "device", "precision")
+             "periodic_eval_episodes", "checkpoint_every", "device", "precision")
 
 
 def _load_any_run(run: Path, device: str) -> tuple[Any, Any]:
@@ -350,6 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--n-hidden", dest="n_hidden", type=int, help="network width: regular fields of the encoder (32)")
         t.add_argument("--eval-every", dest="eval_every", type=int, help="steps between evaluations (0: at the end only)")
         t.add_argument("--eval-episodes", dest="eval_episodes", type=int, help="evaluation episodes (50)")
+        t.add_argument("--periodic-eval-episodes", dest="periodic_eval_episodes", type=int,
+                       help="episodes of each evaluation during training (default: --eval-episodes); SEIL's protocol "
+                            "evaluates 50 every tenth of training and reports the best (their time is not training time)")
         t.add_argument("--max-episode-steps", dest="max_episode_steps", type=int,
                        help="step limit of evaluation episodes (default: the task's, 50; SEIL's code evaluates with 100)")
         t.add_argument("--checkpoint-every", dest="checkpoint_every", type=int, help="steps between checkpoints (250)")

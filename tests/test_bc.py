@@ -87,6 +87,40 @@ def test_resume_continues_bit_for_bit(tmp_path, dataset, monkeypatch):
         assert torch.equal(a[key], b[key]), key
 
 
+def test_periodic_evaluations_leave_training_unchanged(tmp_path, dataset, monkeypatch):
+    import importlib.util
+
+    import equimanip.agents.bc as bc
+    from equimanip.agents.run_dir import read_eval
+
+    train(_small(dataset=str(dataset), eval_episodes=2), tmp_path / "plain", progress=False)
+    asked = []
+    evaluate = bc.evaluate_net
+
+    def counting(net, config, episodes, *args, **kwargs):
+        asked.append(episodes)
+        return evaluate(net, config, episodes, *args, **kwargs)
+
+    monkeypatch.setattr(bc, "evaluate_net", counting)
+    run = tmp_path / "evals"
+    summary = train(_small(dataset=str(dataset), eval_episodes=2, eval_every=2, periodic_eval_episodes=1), run, progress=False)
+    assert asked == [1, 1, 2] and [r["steps"] for r in read_eval(run)] == [2, 4, 6]
+    assert summary["seconds"]["periodic_eval"] > 0
+    a = torch.load(tmp_path / "plain" / "model.pt", weights_only=False)["model"]
+    b = torch.load(run / "model.pt", weights_only=False)["model"]
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    # the benchmark's best-of-evaluations figure (the SEIL paper's protocol) reads these runs
+    spec = importlib.util.spec_from_file_location("bench_seil", Path(__file__).resolve().parents[1] / "scripts" / "bench_seil.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(bench, "PERIODIC_EPISODES", 1)
+    best = bench.best_of_evals(run, summary)
+    assert best["evals"] == 3 and best["best_eval"] == max(best["eval_curve"])
+    assert best["eval_curve"][-1] == float(summary["final_eval"]["episode_success"][0])
+    assert bench.best_of_evals(tmp_path / "plain", json.loads((tmp_path / "plain" / "summary.json").read_text())) == {}
+
+
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_training_precision_is_recorded(tmp_path, dataset, precision):
     summary = train(_small(dataset=str(dataset), steps=2, precision=precision), tmp_path / "run", progress=False)
