@@ -170,9 +170,10 @@ def best_of_evals(run: Path, summary: dict) -> dict:
 def protocol_table(runs: list[dict]) -> list[str]:
     """Runs evaluated during training: the final evaluation beside the paper's figure (each run's best of its
     50-episode evaluations, mean over runs) and every evaluation in order."""
-    groups = sorted({(r["task"], r["demos"], r["method"], r["steps"], r["precision"], r["eval_steps"])
-                     for r in runs if r.get("best_eval") is not None}, key=lambda g: (TASKS.index(g[0]), *g[1:]))
-    if not groups:
+    cells: dict[tuple, list[dict]] = {}
+    for r in sorted((r for r in runs if r.get("best_eval") is not None), key=lambda r: r["seed"]):
+        cells.setdefault((r["task"], r["demos"], r["method"], r["steps"], r["precision"], r["eval_steps"]), []).append(r)
+    if not cells:
         return []
     lines = ["", f"The paper's protocol: SEIL's code evaluates {PERIODIC_EPISODES} episodes after every tenth of training "
              "and its figures average each run's best evaluation. Runs evaluated that way (the last evaluation is the "
@@ -181,10 +182,8 @@ def protocol_table(runs: list[dict]) -> list[str]:
              "final evaluation of the same runs:", "",
              "| task | demos | method | steps | precision | episode limit | final % | best of evaluations % | paper % | "
              "evaluations in order, per seed (%) |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for task, demos, method, n_steps, prec, limit in groups:
-        mine = sorted((r for r in runs if (r["task"], r["demos"], r["method"], r["steps"], r["precision"], r["eval_steps"])
-                       == (task, demos, method, n_steps, prec, limit) and r.get("best_eval") is not None),
-                      key=lambda r: r["seed"])
+    for (task, demos, method, n_steps, prec, limit), mine in sorted(cells.items(),
+                                                                     key=lambda c: (TASKS.index(c[0][0]), *c[0][1:])):
         final = 100 * sum(r["successes"] for r in mine) / sum(r["episodes"] for r in mine)
         best = 100 * float(np.mean([r["best_eval"] for r in mine]))
         paper = paper_figure(task, method, demos)
