@@ -289,7 +289,9 @@ def train(config: BCConfig, run: Path, resume: bool = False, progress: bool = Tr
     from equimanip.agents.run_dir import open_run, plot_curve, read_eval, write_eval
     from equimanip.policies import resolve_device
     from equimanip.policies.device import autocast, resolve_precision
+    from equimanip.provenance import code_revision
 
+    code = code_revision()  # the checkout this process trains with, not the one at the end of a long run
     run = Path(run)
     config_path = run / "config.json"
     config = open_run(run, config, BCConfig.from_json, resume)
@@ -399,10 +401,8 @@ def train(config: BCConfig, run: Path, resume: bool = False, progress: bool = Tr
     writer.close()
     plot_curve(rows, run / "curve.png", f"{config.env} {config.algo}/{config.policy} seed {config.seed}",
                 xlabel="gradient steps")
-    from equimanip.provenance import code_revision
-
     summary = {"config": dataclasses.asdict(config), "algo": config.algo, "final_eval": final, "steps": step,
-               "code": code_revision(),
+               "code": code,
                "samples": {"total": len(samples), "expert": int((~samples.simulated).sum()),
                            "simulated": int(samples.simulated.sum()), **sample_stats},
                "precision": precision,
