@@ -54,6 +54,9 @@ class BCConfig:
         sigma: std of the perturbations, in normalised action units (0.4 in SEIL).
         sim_weight: sampling weight of a simulated sample relative to an expert one (1: SEIL; ``4 / simulate_n``
             keeps SEIL's expert/simulated balance with more, more varied simulated samples).
+        sim_reach: largest perturbation, in steps per action component (1: SEIL, every simulated view one
+            step from its target). Larger (our extension) also shows views farther off the demonstrated
+            path, labelled with the step towards it clipped per component; pair it with a larger ``sigma``.
         simulate_holding: also simulate while an object is held, carrying it with the virtual
             gripper (our extension; SEIL simulates free space only): corrections while carrying are
             what a policy hovering a little off the release point needs.
@@ -88,6 +91,7 @@ class BCConfig:
     simulate_n: int = 4
     sigma: float = 0.4
     sim_weight: float = 1.0
+    sim_reach: float = 1.0
     simulate_holding: bool = True
     rotate: bool = True
     steps: int = 1000
@@ -134,6 +138,9 @@ class BCConfig:
             raise ValueError(f"sigma must be a positive number, got {self.sigma!r}")
         if not (math.isfinite(self.sim_weight) and self.sim_weight > 0):
             raise ValueError(f"sim_weight must be a positive number, got {self.sim_weight!r}")
+        if not (math.isfinite(self.sim_reach) and self.sim_reach >= 1):
+            raise ValueError(f"sim_reach must be a number of steps >= 1 (1: SEIL's one-step corrections), "
+                             f"got {self.sim_reach!r}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ValueError(f"weight_decay must be a non-negative number, got {self.weight_decay!r}")
         if self.lr_schedule not in LR_SCHEDULES:
@@ -259,7 +266,7 @@ def build_samples(config: BCConfig, data: Any, progress: bool = False) -> Any:
     try:
         return replay_samples(env, data, list(range(config.demos)), n=config.simulate_n, sigma=config.sigma,
                               seed=config.seed, progress=progress, simulate_holding=config.simulate_holding,
-                              sim_weight=config.sim_weight)
+                              sim_weight=config.sim_weight, reach=config.sim_reach)
     finally:
         env.close()
 

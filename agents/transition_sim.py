@@ -14,6 +14,12 @@ action to the expert's next pose ``s_{t+1}`` and ``a_t``'s gripper command inste
 that is more than one step away): "back to ``s_t``" would teach the policy to stay where the expert
 moves on.
 Invalid virtual poses (outside the workspace, in collision) are rejected and counted.
+
+``reach > 1`` (our extension, not SEIL's) lets perturbations go up to ``reach`` steps per component
+(``δ ~ clip(N(−a_{t−1}, σ), −reach, reach)``) and labels a view farther than one step from its target
+with the step towards it, clipped per component as the experts' own actions are: views of the scene
+from farther off the demonstrated path (a held cube farther from or nearer to its goal), each
+labelled with a move that closes the gap.
 """
 
 from __future__ import annotations
@@ -79,22 +85,24 @@ def _keep(view: Any, label: np.ndarray | None, kept: list, counts: dict[str, int
 
 def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n: int = 4, sigma: float = 0.4,
                    seed: int = 0, progress: bool = False, simulate_holding: bool = False,
-                   sim_weight: float = 1.0) -> Samples:
+                   sim_weight: float = 1.0, reach: float = 1.0) -> Samples:
     """Expert samples of ``dataset`` plus ``n`` simulated corrective samples per free-space step
     (and per step holding an object, carried with the virtual gripper, when ``simulate_holding``).
 
     Sampling weights: each simulated sample ``sim_weight`` (1: SEIL, every sample alike), each expert
     sample ``1 + n·sim_weight`` less its step's kept simulated samples, so every step carries the same mass.
     ``sim_weight = 4 / n`` keeps SEIL's balance between expert and simulated samples with ``n`` > 4.
+    ``reach``: largest perturbation in steps per component (1: SEIL); beyond one step, labels are clipped steps.
 
     ``env`` must be made with the dataset's env id and options (checked by replaying: every
     recorded depth image must be reproduced exactly). ``n = 0`` gives the plain expert samples.
     """
     from tqdm import tqdm
 
-    if n < 0 or sigma <= 0 or not sim_weight > 0:
-        raise ValueError(f"transition simulation needs n >= 0, sigma > 0 and sim_weight > 0, got n={n}, sigma={sigma}, "
-                         f"sim_weight={sim_weight}")
+    if n < 0 or sigma <= 0 or not sim_weight > 0 or not reach >= 1:
+        raise ValueError(f"transition simulation needs n >= 0, sigma > 0, sim_weight > 0 and reach >= 1, got n={n}, "
+                         f"sigma={sigma}, sim_weight={sim_weight}, reach={reach}")
+    clip = reach > 1
     u = env.unwrapped
     rng = np.random.default_rng(seed)
     parts: list[Samples] = []
@@ -136,7 +144,7 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
                 towards_next = not np.any(_delta_of(a_prev))
                 start = time.perf_counter()
                 for _ in range(n):
-                    delta = np.clip(rng.normal(-_delta_of(a_prev), sigma), -1.0, 1.0)
+                    delta = np.clip(rng.normal(-_delta_of(a_prev), sigma), -reach, reach)
                     view = u.simulate(delta, carry_held=simulate_holding)
                     counts["simulate_calls"] += 1
                     if not view.valid:
@@ -144,7 +152,7 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
                     elif towards_next:
                         pending.append(view)
                     else:
-                        label = u.corrective_action(view, u.robot.target_position, u.robot.target_yaw, gripper)
+                        label = u.corrective_action(view, u.robot.target_position, u.robot.target_yaw, gripper, clip)
                         weight[t] -= sim_weight * _keep(view, label, kept, counts)
                 sim_seconds += time.perf_counter() - start
             if simulate_holding and is_holding and n:
@@ -157,7 +165,7 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
             obs, _, terminated, truncated, _ = env.step(action)
             for view in pending:  # the commanded pose is now s_{t+1}; a_t's gripper command
                 label = u.corrective_action(view, u.robot.target_position, u.robot.target_yaw,
-                                            float(action[ACTION_INDEX["p"]][0]))
+                                            float(action[ACTION_INDEX["p"]][0]), clip)
                 weight[t] -= sim_weight * _keep(view, label, kept, counts)
             if (terminated or truncated) and t + 1 < len(actions):
                 raise ValueError(f"episode {i} of the dataset ends early on replay (step {t}): it does not replay in this env")
@@ -166,7 +174,7 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
             parts.append(Samples(views_d, views_h, views_a, np.ones(len(views_a), bool),
                                  np.full(len(views_a), sim_weight, np.float32)))
             counts["simulated"] += len(views_a)
-    stats = {**counts, "n": n, "sigma": sigma, "sim_weight": sim_weight, "simulate_holding": simulate_holding,
+    stats = {**counts, "n": n, "sigma": sigma, "sim_weight": sim_weight, "reach": reach, "simulate_holding": simulate_holding,
              "episodes": len(episodes),
              "simulate_ms_per_call": 1000 * sim_seconds / max(counts["simulate_calls"], 1)}
     return Samples.concatenate(parts, stats)

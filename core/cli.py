@@ -201,9 +201,9 @@ def cmd_train_bc(args: argparse.Namespace) -> int:
     return 0
 
 
-_BC_FLAGS = ("env", "dataset", "demos", "seed", "policy", "group", "simulate_n", "sigma", "sim_weight", "steps", "batch_size",
-             "learning_rate", "lr_schedule", "weight_decay", "n_hidden", "eval_every", "eval_episodes", "max_episode_steps",
-             "periodic_eval_episodes", "checkpoint_every", "device", "precision")
+_BC_FLAGS = ("env", "dataset", "demos", "seed", "policy", "group", "simulate_n", "sigma", "sim_weight", "sim_reach", "steps",
+             "batch_size", "learning_rate", "lr_schedule", "weight_decay", "n_hidden", "eval_every", "eval_episodes",
+             "max_episode_steps", "periodic_eval_episodes", "checkpoint_every", "device", "precision")
 
 
 def _load_any_run(run: Path, device: str) -> tuple[Any, Any]:
@@ -336,6 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--sim-weight", dest="sim_weight", type=float,
                        help="sampling weight of a simulated sample relative to an expert one (1, SEIL's); 4/N with "
                             "--simulate-n N keeps SEIL's balance of expert and simulated samples")
+        t.add_argument("--sim-reach", dest="sim_reach", type=float,
+                       help="largest simulated perturbation in steps per action component (1, SEIL's: one-step "
+                            "corrections); larger also shows views farther off the demo's path, labelled with the "
+                            "clipped step towards it (our extension; pair with a larger --sigma)")
         t.add_argument("--no-rotate", action="store_true", help="no random rotation of training batches")
         t.add_argument("--free-space-only", action="store_true",
                        help="simulate transitions only while nothing is held (the SEIL paper's setting); by default "

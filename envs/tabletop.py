@@ -472,17 +472,18 @@ class TabletopEnv(gym.Env):
         return view
 
     def corrective_action(self, view: VirtualView, next_target: Sequence[float], next_yaw: float,
-                          gripper: float) -> np.ndarray | None:
+                          gripper: float, clip: bool = False) -> np.ndarray | None:
         """The action that takes a virtual gripper back to the commanded pose ``next_target``,
         ``next_yaw`` (the expert's next pose), with gripper command ``gripper``; ``None`` when it
-        is more than one step away (some component beyond ±1)."""
+        is more than one step away (some component beyond ±1), or with ``clip`` the step towards it
+        clipped to ±1 per component, as the scripted experts clip their own actions."""
         action = np.zeros(ACTION_DIM, dtype=np.float64)
         action[ACTION_INDEX["p"]] = gripper
         delta = (np.asarray(next_target, dtype=float) - view.target_position) / self.options.dpos
         action[ACTION_INDEX["dxy"]] = delta[:2]
         action[ACTION_INDEX["dz"]] = delta[2]
         action[ACTION_INDEX["dtheta"]] = wrap_half_turn(float(next_yaw) - view.target_yaw) / self.options.drot
-        if np.any(np.abs(action) > 1.0 + 1e-6):
+        if not clip and np.any(np.abs(action) > 1.0 + 1e-6):
             return None
         return np.clip(action, -1.0, 1.0).astype(np.float32)
 

@@ -168,6 +168,9 @@ def test_bad_input(tmp_path, dataset):
     for bad in ("0", "-1", "nan"):
         r = _cli("train", "seil", "--dataset", str(dataset), "--sim-weight", bad, "--out", str(run))
         assert r.returncode == 2 and "sim_weight must be a positive number" in r.stderr
+    for bad in ("0.5", "nan"):
+        with pytest.raises(ValueError, match="sim_reach must be a number of steps >= 1"):
+            _small(dataset=str(dataset), sim_reach=float(bad)).validate()
     for bad in ("-1e-5", "nan"):
         r = _cli("train", "seil", "--dataset", str(dataset), f"--weight-decay={bad}", "--out", str(run))
         assert r.returncode == 2 and "weight_decay must be a non-negative number" in r.stderr

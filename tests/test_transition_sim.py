@@ -161,6 +161,25 @@ def test_corrective_label_brings_the_virtual_gripper_back_to_the_expert_pose(mak
         u.restore_state(state)
 
 
+def test_clipped_label_heads_back_from_farther_than_one_step(make_env):
+    env = make_env("equimanip/BlockInBowl-v0", **OPTS)
+    u = env.unwrapped
+    env.reset(seed=7)
+    _advance(env, 4)
+    target, yaw = u.robot.target_position.copy(), u.robot.target_yaw
+    view = u.simulate([2.5, -0.5, 0.0, 0.0])
+    assert view.valid, view.reason
+    assert u.corrective_action(view, target, yaw, gripper=1.0) is None  # SEIL's rule: more than one step
+    label = u.corrective_action(view, target, yaw, gripper=1.0, clip=True)
+    np.testing.assert_allclose(label, [1.0, -1.0, 0.5, 0.0, 0.0], atol=1e-6)
+    state = u.save_state()
+    u.robot.reset(view.target_position, view.target_yaw, gripper_open=True)
+    before = np.linalg.norm(u.robot.target_position - target)
+    env.step(label)
+    assert np.linalg.norm(u.robot.target_position - target) < before - 0.9 * OPTS["dpos"]  # a full step closer
+    u.restore_state(state)
+
+
 class _Episodes:
     """A dataset-like view of in-memory expert episodes (what ``replay_samples`` reads)."""
 
@@ -215,6 +234,13 @@ def test_replay_samples_labels_and_counts(make_env):
     assert np.all(light.weight[~light.simulated] >= 1.0)
     with pytest.raises(ValueError, match="sim_weight > 0"):
         replay_samples(env, data, n=3, sim_weight=0.0)
+    # wider perturbations: nothing is rejected as too far, labels stay actions, and they differ from SEIL's
+    wide = replay_samples(env, data, n=3, sigma=1.5, seed=0, reach=3.0)
+    assert wide.stats["rejected_far"] == 0 and wide.stats["reach"] == 3.0
+    assert np.all(np.abs(wide.action) <= 1.0)
+    assert (np.abs(wide.action[wide.simulated, 1:3]) > 0.999).mean() > (np.abs(aug.action[aug.simulated, 1:3]) > 0.999).mean()
+    with pytest.raises(ValueError, match="reach >= 1"):
+        replay_samples(env, data, n=3, reach=0.5)
     # carrying held objects: every step is simulated; carried samples take the gripper command of
     # the pose they return to: closed while carrying, open around the release point
     carried = replay_samples(env, data, n=3, sigma=0.4, seed=0, simulate_holding=True)

@@ -1,0 +1,88 @@
+"""Which layouts a trained BC / SEIL policy solves: its evaluation episodes' success against the scene's geometry.
+
+For each run, every final evaluation episode is reset again from its seed (no policy is run, so this
+takes seconds) and described by the xy distances that set a tabletop task's difficulty: from the
+gripper's start to each tracked body, and between each pair of bodies. Success is then shown per
+quantile bin of each distance, beside the same distances in the run's training demos. A few-demo
+policy that generalises only to layouts like its demos' shows as a falling (or peaked) row.
+
+    python scripts/bc_layouts.py outputs/bench_seil/BlockStacking-1demos-seil-1000steps-bf16-ep100/runs/seil-seed*
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+
+def layout(env: gym.Env, seed: int) -> dict[str, float]:
+    """xy distances of the scene reset from ``seed``: gripper start → each body, and body ↔ body."""
+    env.reset(seed=seed)
+    u = env.unwrapped
+    start = np.asarray(u.robot.target_position[:2], dtype=float)
+    bodies = {name: np.asarray(u.body_xy_yaw(name)[0], dtype=float) for name in u.tracked_bodies()}
+    out = {f"start→{name}": float(np.linalg.norm(xy - start)) for name, xy in bodies.items()}
+    for (a, xa), (b, xb) in itertools.combinations(bodies.items(), 2):
+        out[f"{a}↔{b}"] = float(np.linalg.norm(xa - xb))
+    return out
+
+
+def demo_seeds(config) -> list[int]:
+    """Reset seeds of the run's training demos (empty when its dataset is not on this machine)."""
+    from equimanip.dataset import Dataset
+
+    if not config.dataset or not Path(config.dataset).exists():
+        return []
+    data = Dataset.open(config.dataset)
+    return [int(data.episode(i)["seed"]) for i in range(min(config.demos or data.num_episodes, data.num_episodes))]
+
+
+def report(run: Path, bins: int) -> list[str]:
+    """Lines of success % per quantile bin of each layout distance, for one run."""
+    from equimanip.agents.bc import EVAL_SEED, BCConfig
+
+    config = BCConfig.from_json(run / "config.json")
+    summary_path = run / "summary.json"
+    if not summary_path.exists():
+        raise SystemExit(f"{run} has no summary.json: the run has not finished its final evaluation")
+    final = json.loads(summary_path.read_text())["final_eval"]
+    if "episode_success" not in final:
+        raise SystemExit(f"{run}: its evaluation has no per-episode record (made before episode_success was kept)")
+    success = np.asarray(final["episode_success"], dtype=bool)
+    env = gym.make(config.env, **config.env_options)
+    layouts = [layout(env, EVAL_SEED + 1000 * config.seed + i) for i in range(len(success))]
+    demos = [layout(env, s) for s in demo_seeds(config)]
+    env.close()
+    lines = [f"{run}: {success.mean():.0%} of {len(success)} episodes"]
+    for key in layouts[0]:
+        values = np.array([lay[key] for lay in layouts])
+        edges = np.quantile(values, np.linspace(0, 1, bins + 1))
+        which = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, bins - 1)
+        cells = [f"{100 * edges[b]:.0f}–{100 * edges[b + 1]:.0f} cm: {100 * success[which == b].mean():3.0f} %"
+                 for b in range(bins) if np.any(which == b)]
+        shown = ", ".join(f"{100 * d[key]:.0f}" for d in demos[:10]) + (" …" if len(demos) > 10 else "")
+        lines.append(f"  {key:<24} {' | '.join(cells)}   demos: {shown or '—'} cm")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", type=Path, help="BC/SEIL run directories with a finished evaluation")
+    parser.add_argument("--bins", type=int, default=4, help="quantile bins per distance (default 4)")
+    args = parser.parse_args()
+    if args.bins < 1:
+        parser.error(f"--bins must be at least 1, got {args.bins}")
+    import equimanip  # noqa: F401  (registers the envs)
+
+    for run in args.runs:
+        print("\n".join(report(run, args.bins)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
