@@ -46,6 +46,8 @@ def report(run: Path, bins: int) -> list[str]:
     """Lines of success % per quantile bin of each layout distance, for one run."""
     from equimanip.agents.bc import EVAL_SEED, BCConfig
 
+    if not (run / "config.json").exists():
+        raise SystemExit(f"{run} is not a BC/SEIL run directory (no config.json)")
     config = BCConfig.from_json(run / "config.json")
     summary_path = run / "summary.json"
     if not summary_path.exists():

@@ -149,6 +149,21 @@ def test_failure_report_replays_the_evaluation_beside_the_expert(tmp_path, datas
     assert r.stdout.strip().endswith("1 of 1 episodes failed")
 
 
+def test_layout_report_bins_the_evaluation_by_the_scenes_distances(tmp_path, dataset):
+    run = tmp_path / "run"
+    train(_small(dataset=str(dataset), policy="cnn", steps=2), run, progress=False)
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bc_layouts.py"
+    r = subprocess.run([sys.executable, str(script), str(run), "--bins", "1"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    episodes = len(json.loads((run / "summary.json").read_text())["final_eval"]["episode_success"])
+    assert f"of {episodes} episodes" in r.stdout
+    # BlockInBowl tracks the block and the bowl: two start distances and one between them, with the demos' values
+    rows = [line for line in r.stdout.splitlines() if "demos:" in line]
+    assert len(rows) == 3 and any("↔" in line for line in rows) and all(" cm:" in line for line in rows)
+    r = subprocess.run([sys.executable, str(script), str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and "not a BC/SEIL run directory" in r.stderr
+
+
 def test_bad_input(tmp_path, dataset):
     run = tmp_path / "run"
     r = _cli("train", "seil", "--dataset", str(dataset), "--env", "equimanip/BlockStacking-v0", "--steps", "2", "--out", str(run))
