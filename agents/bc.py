@@ -54,9 +54,9 @@ class BCConfig:
         sigma: std of the perturbations, in normalised action units (0.4 in SEIL).
         sim_weight: sampling weight of a simulated sample relative to an expert one (1: SEIL; ``4 / simulate_n``
             keeps SEIL's expert/simulated balance with more, more varied simulated samples).
-        sim_reach: largest perturbation, in steps per action component (1: SEIL, every simulated view one
-            step from its target). Larger (our extension) also shows views farther off the demonstrated
-            path, labelled with the step towards it clipped per component; pair it with a larger ``sigma``.
+        sim_reach: largest planar perturbation, in steps per axis (1: SEIL, every simulated view one step
+            from its target). Larger (our extension) draws ``(dx, dy)`` with std ``sim_reach·sigma``, showing
+            views farther off the demonstrated path, labelled with the step towards it clipped per axis.
         simulate_holding: also simulate while an object is held, carrying it with the virtual
             gripper (our extension; SEIL simulates free space only): corrections while carrying are
             what a policy hovering a little off the release point needs.

@@ -15,11 +15,12 @@ that is more than one step away): "back to ``s_t``" would teach the policy to st
 moves on.
 Invalid virtual poses (outside the workspace, in collision) are rejected and counted.
 
-``reach > 1`` (our extension, not SEIL's) lets perturbations go up to ``reach`` steps per component
-(``δ ~ clip(N(−a_{t−1}, σ), −reach, reach)``) and labels a view farther than one step from its target
-with the step towards it, clipped per component as the experts' own actions are: views of the scene
-from farther off the demonstrated path (a held cube farther from or nearer to its goal), each
-labelled with a move that closes the gap.
+``reach > 1`` (our extension, not SEIL's) widens the planar part of the perturbations: ``(dx, dy)``
+is drawn with std ``reach·σ`` and clipped to ±``reach`` steps (``dz`` and ``dθ`` keep SEIL's σ and ±1: a
+yaw off by more than half a cube's quarter-turn period would look like the opposite error), and a view
+farther than one step from its target is labelled with the step towards it, clipped per component
+as the experts' own actions are: views of the scene from farther off the demonstrated path (a held
+cube farther from or nearer to its goal), each labelled with a move that closes the gap.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
     Sampling weights: each simulated sample ``sim_weight`` (1: SEIL, every sample alike), each expert
     sample ``1 + n·sim_weight`` less its step's kept simulated samples, so every step carries the same mass.
     ``sim_weight = 4 / n`` keeps SEIL's balance between expert and simulated samples with ``n`` > 4.
-    ``reach``: largest perturbation in steps per component (1: SEIL); beyond one step, labels are clipped steps.
+    ``reach``: largest planar perturbation in steps per axis (1: SEIL); beyond one step, labels are clipped steps.
 
     ``env`` must be made with the dataset's env id and options (checked by replaying: every
     recorded depth image must be reproduced exactly). ``n = 0`` gives the plain expert samples.
@@ -103,6 +104,7 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
         raise ValueError(f"transition simulation needs n >= 0, sigma > 0, sim_weight > 0 and reach >= 1, got n={n}, "
                          f"sigma={sigma}, sim_weight={sim_weight}, reach={reach}")
     clip = reach > 1
+    scale = np.array([reach, reach, 1.0, 1.0])  # (dx, dy, dz, dθ): only the planar move widens
     u = env.unwrapped
     rng = np.random.default_rng(seed)
     parts: list[Samples] = []
@@ -144,7 +146,7 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
                 towards_next = not np.any(_delta_of(a_prev))
                 start = time.perf_counter()
                 for _ in range(n):
-                    delta = np.clip(rng.normal(-_delta_of(a_prev), sigma), -reach, reach)
+                    delta = np.clip(rng.normal(-_delta_of(a_prev), sigma * scale), -scale, scale)
                     view = u.simulate(delta, carry_held=simulate_holding)
                     counts["simulate_calls"] += 1
                     if not view.valid:

@@ -337,9 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sampling weight of a simulated sample relative to an expert one (1, SEIL's); 4/N with "
                             "--simulate-n N keeps SEIL's balance of expert and simulated samples")
         t.add_argument("--sim-reach", dest="sim_reach", type=float,
-                       help="largest simulated perturbation in steps per action component (1, SEIL's: one-step "
-                            "corrections); larger also shows views farther off the demo's path, labelled with the "
-                            "clipped step towards it (our extension; pair with a larger --sigma)")
+                       help="largest planar simulated perturbation in steps per axis (1, SEIL's: one-step "
+                            "corrections); K > 1 draws (dx, dy) with std K·sigma up to ±K steps, views farther off the "
+                            "demo's path labelled with the clipped step towards it (our extension)")
         t.add_argument("--no-rotate", action="store_true", help="no random rotation of training batches")
         t.add_argument("--free-space-only", action="store_true",
                        help="simulate transitions only while nothing is held (the SEIL paper's setting); by default "

@@ -40,9 +40,9 @@ METHODS = {"SEIL": {"policy": "equi", "simulate_n": 4}, "Equi BC": {"policy": "e
            # SEIL's view: 0.6 m around the gripper (1.5 × its 0.4 m workspace; ours 0.4 m) at our 64 px; env options
            # of a variant apply to its demos, simulation and evaluation
            "SEIL 0.6 m view": {"policy": "equi", "simulate_n": 4, "env_options": {"view_size": 0.6}},
-           # ours: perturbations up to 3 steps per component (σ 1.5) with clipped corrective labels, views farther
-           # off the demo's path (1-demo policies fail on layouts whose distances differ from their demo's)
-           "SEIL wide sims": {"policy": "equi", "simulate_n": 4, "sigma": 1.5, "sim_reach": 3.0},
+           # ours: planar perturbations up to 3 steps (std 3σ) with clipped corrective labels, views farther off the
+           # demo's path (1-demo policies fail on layouts whose distances differ from their demo's)
+           "SEIL wide sims": {"policy": "equi", "simulate_n": 4, "sim_reach": 3.0},
            # SEIL's own observation: 0.6 m at 128 px (4.7 mm per pixel); ≈ 4× the cost of a 64 px step
            "SEIL 128 px 0.6 m view": {"policy": "equi", "simulate_n": 4, "env_options": {"view_size": 0.6, "image_size": 128}},
            # SEIL trained exactly as shipped, also evaluated on 50 episodes after every tenth of training: the
@@ -244,7 +244,7 @@ def main() -> int:
                              "'SEIL wd constant lr' (Adam weight decay 1e-5, constant rate, as in SEIL's code), "
                              "'SEIL 0.6 m view' (top-down view 0.6 m wide instead of 0.4, as in SEIL's code, still 64 px), "
                              "'SEIL 128 px 0.6 m view' (SEIL's own observation, 0.6 m at 128 px; ≈ 4× the step cost), "
-                             "'SEIL wide sims' (perturbations up to 3 steps, σ 1.5, labelled with clipped steps back), "
+                             "'SEIL wide sims' (planar perturbations up to 3 steps, labelled with clipped steps back), "
                              "'SEIL 10 evals' (SEIL as shipped, also evaluated on 50 episodes after every tenth of training: "
                              "the report adds each run's best evaluation, the paper's protocol)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")

@@ -235,7 +235,7 @@ def test_replay_samples_labels_and_counts(make_env):
     with pytest.raises(ValueError, match="sim_weight > 0"):
         replay_samples(env, data, n=3, sim_weight=0.0)
     # wider perturbations: nothing is rejected as too far, labels stay actions, and they differ from SEIL's
-    wide = replay_samples(env, data, n=3, sigma=1.5, seed=0, reach=3.0)
+    wide = replay_samples(env, data, n=3, sigma=0.4, seed=0, reach=3.0)
     assert wide.stats["rejected_far"] == 0 and wide.stats["reach"] == 3.0
     assert np.all(np.abs(wide.action) <= 1.0)
     assert (np.abs(wide.action[wide.simulated, 1:3]) > 0.999).mean() > (np.abs(aug.action[aug.simulated, 1:3]) > 0.999).mean()
