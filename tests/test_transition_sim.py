@@ -139,12 +139,17 @@ def test_simulate_rejects_bad_input_and_the_side_camera(make_env):
         side.unwrapped.simulate([0, 0, 0, 0])
 
 
-def test_corrective_label_brings_the_virtual_gripper_back_to_the_expert_pose(make_env):
+def _mid_approach(make_env):
+    """A BlockInBowl env four expert steps in (free space), and the expert's commanded pose there."""
     env = make_env("equimanip/BlockInBowl-v0", **OPTS)
-    u = env.unwrapped
     env.reset(seed=7)
     _advance(env, 4)
-    expert_target, expert_yaw = u.robot.target_position.copy(), u.robot.target_yaw
+    return env, env.unwrapped.robot.target_position.copy(), env.unwrapped.robot.target_yaw
+
+
+def test_corrective_label_brings_the_virtual_gripper_back_to_the_expert_pose(make_env):
+    env, expert_target, expert_yaw = _mid_approach(make_env)
+    u = env.unwrapped
     rng = np.random.default_rng(1)
     for _ in range(5):
         delta = np.clip(rng.normal(0, 0.4, 4), -1, 1)
@@ -162,11 +167,8 @@ def test_corrective_label_brings_the_virtual_gripper_back_to_the_expert_pose(mak
 
 
 def test_clipped_label_heads_back_from_farther_than_one_step(make_env):
-    env = make_env("equimanip/BlockInBowl-v0", **OPTS)
+    env, target, yaw = _mid_approach(make_env)
     u = env.unwrapped
-    env.reset(seed=7)
-    _advance(env, 4)
-    target, yaw = u.robot.target_position.copy(), u.robot.target_yaw
     view = u.simulate([2.5, -0.5, 0.0, 0.0])
     assert view.valid, view.reason
     assert u.corrective_action(view, target, yaw, gripper=1.0) is None  # SEIL's rule: more than one step
