@@ -39,6 +39,11 @@ DEMO_SEED = 1_000_000
 EVAL_SEED = 2_000_000
 
 
+def first_eval_seed(seed: int) -> int:
+    """Reset seed of a training seed's first evaluation episode (episode ``i`` uses this ``+ i``)."""
+    return EVAL_SEED + 1000 * seed
+
+
 @dataclass
 class BCConfig:
     """Settings of one BC / SEIL run.
@@ -358,7 +363,7 @@ def train(config: BCConfig, run: Path, resume: bool = False, progress: bool = Tr
     actions = torch.as_tensor(samples.action, device=device)
     writer = SummaryWriter(str(run / "tb"))
     rows = [r for r in read_eval(run) if r["steps"] <= step]
-    eval_seed = EVAL_SEED + 1000 * config.seed
+    eval_seed = first_eval_seed(config.seed)
     bar = tqdm(total=config.steps, initial=step, desc=f"{config.env} {config.algo}/{config.policy}", unit="step",
                disable=not progress)
     train_start = time.perf_counter()
@@ -449,4 +454,5 @@ def load_run(run: Path, device: str = "auto") -> tuple[BCPolicy, BCConfig]:
     return BCPolicy(net, resolve_device(device)), config
 
 
-__all__ = ["BCConfig", "BCPolicy", "train", "load_run", "rotate_batch", "stack_inputs", "make_network", "build_samples"]
+__all__ = ["BCConfig", "BCPolicy", "train", "load_run", "first_eval_seed", "rotate_batch", "stack_inputs", "make_network",
+           "build_samples"]

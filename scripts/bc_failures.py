@@ -26,7 +26,7 @@ def main() -> int:
     args = parser.parse_args()
 
     import equimanip  # noqa: F401  (registers the envs)
-    from equimanip.agents.bc import EVAL_SEED, load_run
+    from equimanip.agents.bc import first_eval_seed, load_run
     from equimanip.agents.train_rl import episode_limit
 
     policy, config = load_run(args.run, "cpu")
@@ -37,7 +37,7 @@ def main() -> int:
     np.set_printoptions(precision=2, suppress=True)
     failures = 0
     for ep in range(args.episodes):
-        obs, _ = env.reset(seed=EVAL_SEED + 1000 * seed + ep)
+        obs, _ = env.reset(seed=first_eval_seed(seed) + ep)
         log, success = [], False
         while True:
             action, _ = policy.predict(obs)
@@ -50,7 +50,7 @@ def main() -> int:
             continue
         failures += 1
         t, holding, position, *_ = log[-1]
-        print(f"episode {ep} (seed {EVAL_SEED + 1000 * seed + ep}): failed after {t + 1} steps, "
+        print(f"episode {ep} (seed {first_eval_seed(seed) + ep}): failed after {t + 1} steps, "
               f"{'holding' if holding else 'not holding'}, gripper at {position}")
         shown = log[: args.show] + log[-args.show:] if len(log) > 2 * args.show else log
         for t, holding, position, action, expert in shown:

@@ -38,13 +38,13 @@ def demo_seeds(config) -> list[int]:
 
     if not config.dataset or not Path(config.dataset).exists():
         return []
-    data = Dataset.open(config.dataset)
-    return [int(data.episode(i)["seed"]) for i in range(min(config.demos or data.num_episodes, data.num_episodes))]
+    meta = Dataset.open(config.dataset).episodes_meta()  # the seeds without decoding any frame
+    return [int(row["seed"]) for row in meta[: config.demos or len(meta)]]
 
 
 def report(run: Path, bins: int) -> list[str]:
     """Lines of success % per quantile bin of each layout distance, for one run."""
-    from equimanip.agents.bc import EVAL_SEED, BCConfig
+    from equimanip.agents.bc import BCConfig, first_eval_seed
 
     if not (run / "config.json").exists():
         raise SystemExit(f"{run} is not a BC/SEIL run directory (no config.json)")
@@ -57,7 +57,7 @@ def report(run: Path, bins: int) -> list[str]:
         raise SystemExit(f"{run}: its evaluation has no per-episode record (made before episode_success was kept)")
     success = np.asarray(final["episode_success"], dtype=bool)
     env = gym.make(config.env, **config.env_options)
-    layouts = [layout(env, EVAL_SEED + 1000 * config.seed + i) for i in range(len(success))]
+    layouts = [layout(env, first_eval_seed(config.seed) + i) for i in range(len(success))]
     demos = [layout(env, s) for s in demo_seeds(config)]
     env.close()
     lines = [f"{run}: {success.mean():.0%} of {len(success)} episodes"]
