@@ -37,11 +37,17 @@ DEPTH_SCALE = 10.0
 DEFAULT_ENV_OPTIONS: dict[str, Any] = {"dpos": 0.02, "image_size": 64}
 DEMO_SEED = 1_000_000
 EVAL_SEED = 2_000_000
+VALIDATION_SEED = 3_000_000
 
 
 def first_eval_seed(seed: int) -> int:
     """Reset seed of a training seed's first evaluation episode (episode ``i`` uses this ``+ i``)."""
     return EVAL_SEED + 1000 * seed
+
+
+def first_validation_seed(seed: int) -> int:
+    """Reset seed of the first validation episode (``select_best``): disjoint from demos and evaluation episodes."""
+    return VALIDATION_SEED + 1000 * seed
 
 
 @dataclass
@@ -76,6 +82,11 @@ class BCConfig:
         periodic_eval_episodes: episodes of the evaluations during training (0: ``eval_episodes``); the
             same seeds as the final evaluation's first ones. SEIL's protocol: 50 every tenth of training,
             reporting each run's best. Their time is not counted as training time.
+        select_best: model selection on held-out episodes: the evaluations during training (and one after the
+            last step) run on validation episodes (seeds ``3_000_000 + 1000·seed`` …, never the final
+            evaluation's), the weights with the best validation success (the later on a tie) are kept in
+            ``best.pt`` and become ``model.pt``; the final evaluation then tests them on the usual episodes, so
+            its figure is not picked on the episodes it reports. Needs ``eval_every``.
         max_episode_steps: step limit of evaluation episodes (0: the task's own, 50 for every task here;
             SEIL's released code evaluates with 100). The summary keeps each episode's length, so the
             success under any shorter limit is known too.
@@ -108,6 +119,7 @@ class BCConfig:
     eval_every: int = 0
     eval_episodes: int = 50
     periodic_eval_episodes: int = 0
+    select_best: bool = False
     max_episode_steps: int = 0
     checkpoint_every: int = 250
     env_options: dict[str, Any] = field(default_factory=dict)
@@ -148,6 +160,9 @@ class BCConfig:
                              f"got {self.sim_reach!r}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ValueError(f"weight_decay must be a non-negative number, got {self.weight_decay!r}")
+        if self.select_best and not self.eval_every:
+            raise ValueError("select_best picks the best of the evaluations during training: set eval_every > 0 "
+                             "(e.g. a tenth of the steps)")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; accepted: {', '.join(LR_SCHEDULES)}")
         from equimanip.policies.device import PRECISIONS
@@ -364,10 +379,29 @@ def train(config: BCConfig, run: Path, resume: bool = False, progress: bool = Tr
     writer = SummaryWriter(str(run / "tb"))
     rows = [r for r in read_eval(run) if r["steps"] <= step]
     eval_seed = first_eval_seed(config.seed)
+    periodic_seed = first_validation_seed(config.seed) if config.select_best else eval_seed
+    best_path = run / "best.pt"
+    best = _best_record(best_path) if config.select_best and resume else None
     bar = tqdm(total=config.steps, initial=step, desc=f"{config.env} {config.algo}/{config.policy}", unit="step",
                disable=not progress)
-    train_start = time.perf_counter()
     periodic_seconds = 0.0
+
+    def evaluate_during_training() -> None:
+        nonlocal periodic_seconds, best
+        eval_start = time.perf_counter()
+        result = evaluate_net(net, config, config.periodic_eval_episodes or config.eval_episodes, periodic_seed, device)
+        periodic_seconds += time.perf_counter() - eval_start
+        net.train()
+        rows.append(_eval_row(step, result))
+        write_eval(run, rows)
+        writer.add_scalar("validation/success_rate" if config.select_best else "eval/success_rate",
+                          result["success_rate"], step)
+        if config.select_best and (best is None or result["success_rate"] >= best["success_rate"]):
+            best = {"step": step, "success_rate": result["success_rate"]}
+            with atomic_path(best_path) as tmp:
+                torch.save({"model": net.state_dict(), **best}, tmp)
+
+    train_start = time.perf_counter()
     net.train()
     while step < config.steps:
         idx = torch.as_tensor(rng.choice(len(samples), size=config.batch_size, p=probs), device=device)
@@ -392,15 +426,14 @@ def train(config: BCConfig, run: Path, resume: bool = False, progress: bool = Tr
         if step % config.checkpoint_every == 0 or step == config.steps:
             _save_checkpoint(checkpoint, net, opt, step, rng, torch_gen)
         if config.eval_every and step % config.eval_every == 0 and step < config.steps:
-            eval_start = time.perf_counter()
-            result = evaluate_net(net, config, config.periodic_eval_episodes or config.eval_episodes, eval_seed, device)
-            periodic_seconds += time.perf_counter() - eval_start
-            net.train()
-            rows.append(_eval_row(step, result))
-            write_eval(run, rows)
-            writer.add_scalar("eval/success_rate", result["success_rate"], step)
+            evaluate_during_training()
     bar.close()
     train_seconds = time.perf_counter() - train_start - periodic_seconds
+    if config.select_best:
+        # the last step is a candidate too (also after a resume that found training done but not validated)
+        if not rows or rows[-1]["steps"] != step:
+            evaluate_during_training()
+        net.load_state_dict(_load_checkpoint(best_path)["model"])
 
     with atomic_path(run / "model.pt") as tmp:
         torch.save({"model": net.state_dict(), "image_size": image_size}, tmp)
@@ -409,18 +442,28 @@ def train(config: BCConfig, run: Path, resume: bool = False, progress: bool = Tr
     if not rows or rows[-1]["steps"] != step:
         rows.append(_eval_row(step, final))
         write_eval(run, rows)
-    writer.add_scalar("eval/success_rate", final["success_rate"], step)
+    writer.add_scalar("eval/success_rate", final["success_rate"], best["step"] if best else step)
     writer.close()
-    plot_curve(rows, run / "curve.png", f"{config.env} {config.algo}/{config.policy} seed {config.seed}",
-                xlabel="gradient steps")
+    title = f"{config.env} {config.algo}/{config.policy} seed {config.seed}"
+    if best:
+        title += f" (validation episodes; kept step {best['step']})"
+    plot_curve(rows, run / "curve.png", title, xlabel="gradient steps")
     summary = {"config": dataclasses.asdict(config), "algo": config.algo, "final_eval": final, "steps": step,
                "code": code,
                "samples": {"total": len(samples), "expert": int((~samples.simulated).sum()),
                            "simulated": int(samples.simulated.sum()), **sample_stats},
-               "precision": precision,
+               "precision": precision, **({"selected": best} if best else {}),
                "seconds": {"data": data_seconds, "train": train_seconds, "periodic_eval": periodic_seconds}}
     atomic_write_text(run / "summary.json", json.dumps(summary, indent=2))
     return summary
+
+
+def _best_record(path: Path) -> dict | None:
+    """Step and validation success of the weights kept so far by ``select_best`` (None before the first)."""
+    if not path.exists():
+        return None
+    state = _load_checkpoint(path)
+    return {"step": int(state["step"]), "success_rate": float(state["success_rate"])}
 
 
 def _eval_row(step: int, result: dict) -> dict:
@@ -454,5 +497,5 @@ def load_run(run: Path, device: str = "auto") -> tuple[BCPolicy, BCConfig]:
     return BCPolicy(net, resolve_device(device)), config
 
 
-__all__ = ["BCConfig", "BCPolicy", "train", "load_run", "first_eval_seed", "rotate_batch", "stack_inputs", "make_network",
-           "build_samples"]
+__all__ = ["BCConfig", "BCPolicy", "train", "load_run", "first_eval_seed", "first_validation_seed", "rotate_batch",
+           "stack_inputs", "make_network", "build_samples"]

@@ -179,6 +179,8 @@ def cmd_train_bc(args: argparse.Namespace) -> int:
         overrides["rotate"] = False
     if args.free_space_only:
         overrides["simulate_holding"] = False
+    if args.select_best:
+        overrides["select_best"] = True
     config = dataclasses.replace(config, **overrides)
     if args.trainer == "seil" and config.simulate_n == 0:
         raise ValueError("seil needs --simulate-n >= 1 (use `train bc` for behaviour cloning without transition simulation)")
@@ -195,9 +197,11 @@ def cmd_train_bc(args: argparse.Namespace) -> int:
     final = summary["final_eval"]
     lo, hi = final["success_ci95"]
     s = summary["samples"]
+    selected = summary.get("selected")
+    kept = f", weights of step {selected['step']} (validation {selected['success_rate']:.2f})" if selected else ""
     print(f"{summary['config']['env']} {summary['algo']}/{config.policy} seed {config.seed}: success {final['success_rate']:.2f} "
           f"(95% CI {lo:.2f}-{hi:.2f}, {final['episodes']} episodes) after {summary['steps']} steps on {s['expert']} expert + "
-          f"{s['simulated']} simulated samples ({summary['seconds']['train']:.0f} s training); run in {args.out}")
+          f"{s['simulated']} simulated samples ({summary['seconds']['train']:.0f} s training){kept}; run in {args.out}")
     return 0
 
 
@@ -357,6 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--periodic-eval-episodes", dest="periodic_eval_episodes", type=int,
                        help="episodes of each evaluation during training (default: --eval-episodes); SEIL's protocol "
                             "evaluates 50 every tenth of training and reports the best (their time is not training time)")
+        t.add_argument("--select-best", dest="select_best", action="store_true",
+                       help="keep the weights that score best on validation episodes (held out from the final "
+                            "evaluation) in the evaluations every --eval-every steps and after the last; the final "
+                            "evaluation tests those weights (needs --eval-every)")
         t.add_argument("--max-episode-steps", dest="max_episode_steps", type=int,
                        help="step limit of evaluation episodes (default: the task's, 50; SEIL's code evaluates with 100)")
         t.add_argument("--checkpoint-every", dest="checkpoint_every", type=int, help="steps between checkpoints (250)")

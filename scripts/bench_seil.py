@@ -48,7 +48,10 @@ METHODS = {"SEIL": {"policy": "equi", "simulate_n": 4}, "Equi BC": {"policy": "e
            # SEIL trained exactly as shipped, also evaluated on 50 episodes after every tenth of training: the
            # paper's protocol (its figures: each run's best of 10 such evaluations); "evals" is popped into
            # eval_every = steps / evals
-           "SEIL 10 evals": {"policy": "equi", "simulate_n": 4, "evals": 10}}
+           "SEIL 10 evals": {"policy": "equi", "simulate_n": 4, "evals": 10},
+           # the honest counterpart of that protocol: the 10 evaluations run on validation episodes, the best
+           # of them is kept and the final evaluation tests it on the usual episodes (`--select-best`)
+           "SEIL select best": {"policy": "equi", "simulate_n": 4, "evals": 10, "select_best": True}}
 PERIODIC_EPISODES = 50  # episodes of each evaluation during training, as in SEIL's code
 DEFAULT_METHODS = ("SEIL", "Equi BC", "CNN BC", "CNN BC + TS")
 # SEIL paper (REFERENCES §4): success % at 1 / 5 / 10 demos
@@ -165,7 +168,8 @@ def best_of_evals(run: Path, summary: dict) -> dict:
     from equimanip.agents.run_dir import read_eval
 
     config = summary["config"]
-    if not config.get("eval_every") or config.get("periodic_eval_episodes") != PERIODIC_EPISODES:
+    if (not config.get("eval_every") or config.get("periodic_eval_episodes") != PERIODIC_EPISODES
+            or config.get("select_best")):  # those evaluations ran on validation episodes, not the reported ones
         return {}
     rates = [r["success_rate"] for r in read_eval(run) if r["steps"] < summary["steps"]]
     rates.append(float(np.mean(summary["final_eval"]["episode_success"][:PERIODIC_EPISODES])))

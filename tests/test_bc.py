@@ -121,6 +121,48 @@ def test_periodic_evaluations_leave_training_unchanged(tmp_path, dataset, monkey
     assert bench.best_of_evals(tmp_path / "plain", json.loads((tmp_path / "plain" / "summary.json").read_text())) == {}
 
 
+def test_select_best_keeps_the_best_validated_weights_and_resumes(tmp_path, dataset, monkeypatch):
+    import equimanip.agents.bc as bc
+
+    evaluate = bc.evaluate_net
+    validation = {2: 0.5, 4: 1.0, 6: 0.0}  # scripted validation success per step: step 4 must be kept
+    state = {"steps": iter(()), "crash_at": None}
+    snapshots: dict[int, dict] = {}
+
+    def scripted(net, config, episodes, seed, *args, **kwargs):
+        if seed != bc.first_validation_seed(config.seed):
+            assert seed == bc.first_eval_seed(config.seed)
+            return evaluate(net, config, episodes, seed, *args, **kwargs)
+        step = next(state["steps"])  # the step this validation happens at
+        if step == state["crash_at"]:
+            raise KeyboardInterrupt  # the process dies while validating the last step
+        snapshots.setdefault(step, {k: v.clone() for k, v in net.state_dict().items()})
+        return {**evaluate(net, config, 1, seed), "success_rate": validation[step]}
+
+    monkeypatch.setattr(bc, "evaluate_net", scripted)
+    config = dict(dataset=str(dataset), eval_every=2, periodic_eval_episodes=1, select_best=True, eval_episodes=2)
+    state["steps"] = iter((2, 4, 6))
+    summary = train(_small(**config), tmp_path / "run", progress=False)
+    assert summary["selected"] == {"step": 4, "success_rate": 1.0}
+    kept = torch.load(tmp_path / "run" / "model.pt", weights_only=False)["model"]
+    assert all(torch.equal(kept[k], snapshots[4][k]) for k in kept)
+    assert summary["final_eval"]["seeds"][0] == bc.first_eval_seed(0)  # tested on the usual episodes, not validation
+
+    # a crash during the last validation: the resumed run validates step 6 and keeps step 4's weights from best.pt
+    part = tmp_path / "part"
+    state.update(steps=iter((2, 4, 6)), crash_at=6)
+    with pytest.raises(KeyboardInterrupt):
+        train(_small(**config), part, progress=False)
+    state.update(steps=iter((6,)), crash_at=None)
+    summary = train(_small(**config), part, resume=True, progress=False)
+    assert summary["selected"] == {"step": 4, "success_rate": 1.0}
+    kept = torch.load(part / "model.pt", weights_only=False)["model"]
+    assert all(torch.equal(kept[k], snapshots[4][k]) for k in kept)
+
+    with pytest.raises(ValueError, match="eval_every"):
+        _small(dataset=str(dataset), select_best=True).validate()
+
+
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_training_precision_is_recorded(tmp_path, dataset, precision):
     summary = train(_small(dataset=str(dataset), steps=2, precision=precision), tmp_path / "run", progress=False)
