@@ -80,8 +80,8 @@ class BCConfig:
         eval_every: gradient steps between evaluations (0: only at the end).
         eval_episodes: evaluation episodes (seeds ``2_000_000 + 1000·seed`` …).
         periodic_eval_episodes: episodes of the evaluations during training (0: ``eval_episodes``); the
-            same seeds as the final evaluation's first ones. SEIL's protocol: 50 every tenth of training,
-            reporting each run's best. Their time is not counted as training time.
+            same seeds as the final evaluation's first ones (validation seeds with ``select_best``). SEIL's
+            protocol: 50 every tenth of training, reporting each run's best. Their time is not counted as training time.
         select_best: model selection on held-out episodes: the evaluations during training (and one after the
             last step) run on validation episodes (seeds ``3_000_000 + 1000·seed`` …, never the final
             evaluation's), the weights with the best validation success (the later on a tie) are kept in
