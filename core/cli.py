@@ -179,8 +179,6 @@ def cmd_train_bc(args: argparse.Namespace) -> int:
         overrides["rotate"] = False
     if args.free_space_only:
         overrides["simulate_holding"] = False
-    if args.select_best:
-        overrides["select_best"] = True
     config = dataclasses.replace(config, **overrides)
     if args.trainer == "seil" and config.simulate_n == 0:
         raise ValueError("seil needs --simulate-n >= 1 (use `train bc` for behaviour cloning without transition simulation)")
@@ -207,7 +205,7 @@ def cmd_train_bc(args: argparse.Namespace) -> int:
 
 _BC_FLAGS = ("env", "dataset", "demos", "seed", "policy", "group", "simulate_n", "sigma", "sim_weight", "sim_reach", "steps",
              "batch_size", "learning_rate", "lr_schedule", "weight_decay", "n_hidden", "eval_every", "eval_episodes",
-             "max_episode_steps", "periodic_eval_episodes", "checkpoint_every", "device", "precision")
+             "max_episode_steps", "periodic_eval_episodes", "select_best", "checkpoint_every", "device", "precision")
 
 
 def _load_any_run(run: Path, device: str) -> tuple[Any, Any]:
@@ -361,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--periodic-eval-episodes", dest="periodic_eval_episodes", type=int,
                        help="episodes of each evaluation during training (default: --eval-episodes); SEIL's protocol "
                             "evaluates 50 every tenth of training and reports the best (their time is not training time)")
-        t.add_argument("--select-best", dest="select_best", action="store_true",
+        t.add_argument("--select-best", dest="select_best", action="store_true", default=None,
                        help="keep the weights that score best on validation episodes (held out from the final "
                             "evaluation) in the evaluations every --eval-every steps and after the last; the final "
                             "evaluation tests those weights (needs --eval-every)")
