@@ -71,6 +71,10 @@ class BCConfig:
         simulate_holding: also simulate while an object is held, carrying it with the virtual
             gripper (our extension; SEIL simulates free space only): corrections while carrying are
             what a policy hovering a little off the release point needs.
+        grasp_offset_n: of the ``simulate_n`` views of each step holding an object, how many also shift it
+            within the hand (our extension; 0: none): demonstrated grasps are centred, and a policy whose grasp
+            is off-centre chases the held cube. Labels keep the object on the demonstrated path.
+        grasp_offset: largest in-hand shift of those views, metres along the jaw (0.02).
         rotate: random rotations of every batch (SEIL's rotated copies).
         steps, batch_size, learning_rate: optimisation (Adam, MSE on tanh outputs).
         lr_schedule: ``cosine`` (decay to 0 over ``steps``: the last steps settle on the rare
@@ -109,6 +113,8 @@ class BCConfig:
     sim_weight: float = 1.0
     sim_reach: float = 1.0
     simulate_holding: bool = True
+    grasp_offset_n: int = 0
+    grasp_offset: float = 0.02
     rotate: bool = True
     steps: int = 1000
     batch_size: int = 64
@@ -148,7 +154,8 @@ class BCConfig:
         for name in ("demos", "steps", "batch_size", "eval_episodes", "checkpoint_every", "n_hidden"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("simulate_n", "eval_every", "video_episodes", "max_episode_steps", "periodic_eval_episodes"):
+        for name in ("simulate_n", "eval_every", "video_episodes", "max_episode_steps", "periodic_eval_episodes",
+                     "grasp_offset_n"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {getattr(self, name)!r}")
         if not (math.isfinite(self.sigma) and self.sigma > 0):
@@ -158,6 +165,12 @@ class BCConfig:
         if not (math.isfinite(self.sim_reach) and self.sim_reach >= 1):
             raise ValueError(f"sim_reach must be a number of steps >= 1 (1: SEIL's one-step corrections), "
                              f"got {self.sim_reach!r}")
+        if self.grasp_offset_n and (self.grasp_offset_n > self.simulate_n or not self.simulate_holding):
+            raise ValueError(f"grasp_offset_n ({self.grasp_offset_n}) shifts held objects in some of the simulate_n "
+                             f"({self.simulate_n}) views of a step: it needs grasp_offset_n <= simulate_n and simulated "
+                             "holding (not --free-space-only)")
+        if not (math.isfinite(self.grasp_offset) and 0 < self.grasp_offset <= 0.05):
+            raise ValueError(f"grasp_offset must be a shift in metres in (0, 0.05], got {self.grasp_offset!r}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ValueError(f"weight_decay must be a non-negative number, got {self.weight_decay!r}")
         if self.select_best and not self.eval_every:
@@ -286,7 +299,8 @@ def build_samples(config: BCConfig, data: Any, progress: bool = False) -> Any:
     try:
         return replay_samples(env, data, list(range(config.demos)), n=config.simulate_n, sigma=config.sigma,
                               seed=config.seed, progress=progress, simulate_holding=config.simulate_holding,
-                              sim_weight=config.sim_weight, reach=config.sim_reach)
+                              sim_weight=config.sim_weight, reach=config.sim_reach,
+                              grasp_offset_n=config.grasp_offset_n, grasp_offset=config.grasp_offset)
     finally:
         env.close()
 

@@ -21,16 +21,27 @@ yaw off by more than half a cube's quarter-turn period would look like the oppos
 farther than one step from its target is labelled with the step towards it, clipped per component
 as the experts' own actions are: views of the scene from farther off the demonstrated path (a held
 cube farther from or nearer to its goal), each labelled with a move that closes the gap.
+
+``grasp_offset_n > 0`` (our extension, not SEIL's) gives that many of the ``n`` views of each step
+holding an object an off-centre grasp: the carried object is also shifted within the virtual hand by
+``u ~ U(−grasp_offset, grasp_offset)`` metres along the fingers' jaw (the one direction a parallel grip
+leaves free). A demonstrated grasp is always centred, so without them a policy that grasps a little
+off-centre sees a view it never saw and chases the held cube as if it were the one to pick. The
+label keeps the *object* on the demonstrated path: the step to the expert's pose less the offset
+(what our experts do: they servo on the held object), clipped per component; at the release, an
+object more than ``XY_TOL`` off keeps the gripper closed (the experts release only when aligned).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from equimanip.envs.skills import XY_TOL
 from equimanip.symmetry import ACTION_INDEX
 
 DELTA_COMPONENTS = ("dxy", "dz", "dtheta")
@@ -75,6 +86,17 @@ def _delta_of(action: np.ndarray) -> np.ndarray:
     return np.concatenate([action[ACTION_INDEX[k]] for k in DELTA_COMPONENTS])
 
 
+def _offset_label(u: Any, view: Any, target: np.ndarray, yaw: float, gripper: float, offset: np.ndarray | None,
+                  clip: bool) -> np.ndarray | None:
+    """The corrective label of a view; with an in-hand ``offset`` the step that keeps the object on the
+    demonstrated path (clipped), and closed where the expert would release an object still off target."""
+    if offset is None:
+        return u.corrective_action(view, target, yaw, gripper, clip)
+    if gripper > 0 and np.linalg.norm(offset) > XY_TOL:
+        gripper = -1.0
+    return u.corrective_action(view, np.asarray(target) - np.array([offset[0], offset[1], 0.0]), yaw, gripper, clip=True)
+
+
 def _keep(view: Any, label: np.ndarray | None, kept: list, counts: dict[str, int]) -> bool:
     """Keep a simulated view with its label; a view more than one step from its pose is rejected."""
     if label is None:
@@ -86,7 +108,8 @@ def _keep(view: Any, label: np.ndarray | None, kept: list, counts: dict[str, int
 
 def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n: int = 4, sigma: float = 0.4,
                    seed: int = 0, progress: bool = False, simulate_holding: bool = False,
-                   sim_weight: float = 1.0, reach: float = 1.0) -> Samples:
+                   sim_weight: float = 1.0, reach: float = 1.0, grasp_offset_n: int = 0,
+                   grasp_offset: float = 0.02) -> Samples:
     """Expert samples of ``dataset`` plus ``n`` simulated corrective samples per free-space step
     (and per step holding an object, carried with the virtual gripper, when ``simulate_holding``).
 
@@ -94,6 +117,8 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
     sample ``1 + n·sim_weight`` less its step's kept simulated samples, so every step carries the same mass.
     ``sim_weight = 4 / n`` keeps SEIL's balance between expert and simulated samples with ``n`` > 4.
     ``reach``: largest planar perturbation in steps per axis (1: SEIL); beyond one step, labels are clipped steps.
+    ``grasp_offset_n`` of the ``n`` views of each step holding an object (with ``simulate_holding``) shift it
+    within the hand by up to ``grasp_offset`` metres along the jaw (module docstring).
 
     ``env`` must be made with the dataset's env id and options (checked by replaying: every
     recorded depth image must be reproduced exactly). ``n = 0`` gives the plain expert samples.
@@ -103,13 +128,17 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
     if n < 0 or sigma <= 0 or not sim_weight > 0 or not reach >= 1:
         raise ValueError(f"transition simulation needs n >= 0, sigma > 0, sim_weight > 0 and reach >= 1, got n={n}, "
                          f"sigma={sigma}, sim_weight={sim_weight}, reach={reach}")
+    if not 0 <= grasp_offset_n <= n or not grasp_offset > 0 or (grasp_offset_n and not simulate_holding):
+        raise ValueError(f"grasp offsets need 0 <= grasp_offset_n <= n, grasp_offset > 0 metres and simulate_holding, "
+                         f"got grasp_offset_n={grasp_offset_n}, n={n}, grasp_offset={grasp_offset}, "
+                         f"simulate_holding={simulate_holding}")
     clip = reach > 1
     scale = np.array([reach, reach, 1.0, 1.0])  # (dx, dy, dz, dθ): only the planar move widens
     u = env.unwrapped
     rng = np.random.default_rng(seed)
     parts: list[Samples] = []
     counts = {"expert": 0, "simulate_calls": 0, "simulated": 0, "rejected_invalid": 0, "rejected_far": 0, "holding_steps": 0,
-              "rewinds": 0}
+              "rewinds": 0, "grasp_offsets": 0}
     sim_seconds = 0.0
     episodes = list(range(dataset.num_episodes)) if episodes is None else episodes
     for i in tqdm(episodes, desc="transition simulation" if n else "loading demos", unit="demo", disable=not progress):
@@ -145,17 +174,23 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
                 # next pose from there is s_{t+1}, so these views are labelled towards it after the step
                 towards_next = not np.any(_delta_of(a_prev))
                 start = time.perf_counter()
-                for _ in range(n):
+                for k in range(n):
                     delta = np.clip(rng.normal(-_delta_of(a_prev), sigma * scale), -scale, scale)
-                    view = u.simulate(delta, carry_held=simulate_holding)
+                    offset = None
+                    if is_holding and k >= n - grasp_offset_n:  # along the virtual hand's jaw
+                        jaw = u.robot.ee_pose()[1] + float(delta[3]) * u.options.drot
+                        offset = rng.uniform(-grasp_offset, grasp_offset) * np.array([math.cos(jaw), math.sin(jaw)])
+                    view = u.simulate(delta, carry_held=simulate_holding, held_offset=offset)
                     counts["simulate_calls"] += 1
                     if not view.valid:
                         counts["rejected_invalid"] += 1
                     elif towards_next:
-                        pending.append(view)
+                        pending.append((view, offset))
                     else:
-                        label = u.corrective_action(view, u.robot.target_position, u.robot.target_yaw, gripper, clip)
-                        weight[t] -= sim_weight * _keep(view, label, kept, counts)
+                        label = _offset_label(u, view, u.robot.target_position, u.robot.target_yaw, gripper, offset, clip)
+                        kept_one = _keep(view, label, kept, counts)
+                        weight[t] -= sim_weight * kept_one
+                        counts["grasp_offsets"] += int(kept_one and offset is not None)
                 sim_seconds += time.perf_counter() - start
             if simulate_holding and is_holding and n:
                 # carrying teleports a body, which can leave Bullet's broadphase and contact caches
@@ -165,10 +200,12 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
                     obs, *_ = env.step(past)
                 counts["rewinds"] += 1
             obs, _, terminated, truncated, _ = env.step(action)
-            for view in pending:  # the commanded pose is now s_{t+1}; a_t's gripper command
-                label = u.corrective_action(view, u.robot.target_position, u.robot.target_yaw,
-                                            float(action[ACTION_INDEX["p"]][0]), clip)
-                weight[t] -= sim_weight * _keep(view, label, kept, counts)
+            for view, offset in pending:  # the commanded pose is now s_{t+1}; a_t's gripper command
+                label = _offset_label(u, view, u.robot.target_position, u.robot.target_yaw,
+                                      float(action[ACTION_INDEX["p"]][0]), offset, clip)
+                kept_one = _keep(view, label, kept, counts)
+                weight[t] -= sim_weight * kept_one
+                counts["grasp_offsets"] += int(kept_one and offset is not None)
             if (terminated or truncated) and t + 1 < len(actions):
                 raise ValueError(f"episode {i} of the dataset ends early on replay (step {t}): it does not replay in this env")
         if kept:
@@ -177,6 +214,7 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
                                  np.full(len(views_a), sim_weight, np.float32)))
             counts["simulated"] += len(views_a)
     stats = {**counts, "n": n, "sigma": sigma, "sim_weight": sim_weight, "reach": reach, "simulate_holding": simulate_holding,
+             "grasp_offset_n": grasp_offset_n, "grasp_offset": grasp_offset,
              "episodes": len(episodes),
              "simulate_ms_per_call": 1000 * sim_seconds / max(counts["simulate_calls"], 1)}
     return Samples.concatenate(parts, stats)

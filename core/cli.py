@@ -203,9 +203,10 @@ def cmd_train_bc(args: argparse.Namespace) -> int:
     return 0
 
 
-_BC_FLAGS = ("env", "dataset", "demos", "seed", "policy", "group", "simulate_n", "sigma", "sim_weight", "sim_reach", "steps",
-             "batch_size", "learning_rate", "lr_schedule", "weight_decay", "n_hidden", "eval_every", "eval_episodes",
-             "max_episode_steps", "periodic_eval_episodes", "select_best", "checkpoint_every", "device", "precision")
+_BC_FLAGS = ("env", "dataset", "demos", "seed", "policy", "group", "simulate_n", "sigma", "sim_weight", "sim_reach",
+             "grasp_offset_n", "grasp_offset", "steps", "batch_size", "learning_rate", "lr_schedule", "weight_decay",
+             "n_hidden", "eval_every", "eval_episodes", "max_episode_steps", "periodic_eval_episodes", "select_best",
+             "checkpoint_every", "device", "precision")
 
 
 def _load_any_run(run: Path, device: str) -> tuple[Any, Any]:
@@ -342,6 +343,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="largest planar simulated perturbation in steps per axis (1, SEIL's: one-step "
                             "corrections); K > 1 draws (dx, dy) with std K·sigma up to ±K steps, views farther off the "
                             "demo's path labelled with the clipped step towards it (our extension)")
+        t.add_argument("--grasp-offset-n", dest="grasp_offset_n", type=int,
+                       help="of the --simulate-n views of each step holding an object, how many also shift it within "
+                            "the hand along the jaw (our extension; 0, the default: none): demonstrated grasps are "
+                            "centred, so a policy that grasps off-centre has never seen its view; labels keep the "
+                            "object on the demo's path")
+        t.add_argument("--grasp-offset", dest="grasp_offset", type=float,
+                       help="largest in-hand shift of those views in metres (0.02)")
         t.add_argument("--no-rotate", action="store_true", help="no random rotation of training batches")
         t.add_argument("--free-space-only", action="store_true",
                        help="simulate transitions only while nothing is held (the SEIL paper's setting); by default "

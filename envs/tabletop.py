@@ -394,7 +394,7 @@ class TabletopEnv(gym.Env):
 
     # ------------------------------------------------------------------------------------------
     # Transition simulation (SEIL)
-    def simulate(self, delta: Any, carry_held: bool = False) -> VirtualView:
+    def simulate(self, delta: Any, carry_held: bool = False, held_offset: Sequence[float] | None = None) -> VirtualView:
         """What a *virtual* gripper would see after moving by ``delta`` from the current pose.
 
         ``delta`` is ``(dx, dy, dz, dθ)`` in normalised action units (or a full 5-vector action,
@@ -407,10 +407,18 @@ class TabletopEnv(gym.Env):
         rigidly with the virtual gripper for the render and the physics state is restored after
         it; Bullet's broadphase and contact caches may still differ, so later steps are not
         guaranteed bit-identical to a run that never carried (``replay_samples`` rewinds from the
-        episode's seed after carrying). A held object's own collisions are not checked. Needs a top-down camera: the side
+        episode's seed after carrying). A held object's own collisions are not checked. ``held_offset``
+        (``(x, y)`` metres, world frame; needs ``carry_held``) also shifts the carried object within the
+        virtual hand: the view of the same pose with an off-centre grasp. Needs a top-down camera: the side
         view shows the arm, which only physics could move.
         """
         arr = self._validate_delta(delta)
+        shift = np.zeros(2)
+        if held_offset is not None:
+            shift = np.asarray(held_offset, dtype=float)
+            if not carry_held or shift.shape != (2,) or not np.all(np.isfinite(shift)):
+                raise ValueError(f"held_offset must be a finite (x, y) shift in metres of a carried object (with "
+                                 f"carry_held=True), got {held_offset!r} with carry_held={carry_held}")
         if not self.camera.spec.topdown:
             raise ValueError(f"simulate() needs a top-down camera (gripper_topdown or fixed_topdown), not "
                              f"{self.camera.spec.name!r}: the side view shows the arm, which only physics can move")
@@ -439,7 +447,7 @@ class TabletopEnv(gym.Env):
                 turn = float(arr[3]) * drot
                 c, s = math.cos(turn), math.sin(turn)
                 rel = b_pos[:2] - measured[:2]
-                new_xy = measured[:2] + np.array([c * rel[0] - s * rel[1], s * rel[0] + c * rel[1]]) + arr[:2] * dpos
+                new_xy = measured[:2] + np.array([c * rel[0] - s * rel[1], s * rel[0] + c * rel[1]]) + arr[:2] * dpos + shift
                 self.sim.set_pose(body, (new_xy[0], new_xy[1], b_pos[2] + arr[2] * dpos),
                                   _quat_multiply(yaw_quaternion(turn), b_quat))
             frame = self.camera.render(self.sim, pos, yaw, width, rgb=OBS_RGB in self.options.observations,

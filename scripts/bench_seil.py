@@ -51,7 +51,10 @@ METHODS = {"SEIL": {"policy": "equi", "simulate_n": 4}, "Equi BC": {"policy": "e
            "SEIL 10 evals": {"policy": "equi", "simulate_n": 4, "evals": 10},
            # the honest counterpart of that protocol: the 10 evaluations run on validation episodes, the best
            # of them is kept and the final evaluation tests it on the usual episodes (`--select-best`)
-           "SEIL select best": {"policy": "equi", "simulate_n": 4, "evals": 10, "select_best": True}}
+           "SEIL select best": {"policy": "equi", "simulate_n": 4, "evals": 10, "select_best": True},
+           # ours: 2 of the 4 views of each step holding an object also shift it within the hand (up to 2 cm along
+           # the jaw): demonstrated grasps are centred, and a policy that grasps off-centre chased the held cube
+           "SEIL grasp offsets": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2}}
 PERIODIC_EPISODES = 50  # episodes of each evaluation during training, as in SEIL's code
 DEFAULT_METHODS = ("SEIL", "Equi BC", "CNN BC", "CNN BC + TS")
 # SEIL paper (REFERENCES §4): success % at 1 / 5 / 10 demos

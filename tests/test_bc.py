@@ -227,6 +227,13 @@ def test_bad_input(tmp_path, dataset):
     for bad in ("0.5", "nan"):
         with pytest.raises(ValueError, match="sim_reach must be a number of steps >= 1"):
             _small(dataset=str(dataset), sim_reach=float(bad)).validate()
+    r = _cli("train", "seil", "--dataset", str(dataset), "--grasp-offset-n", "5", "--out", str(run))
+    assert r.returncode == 2 and "grasp_offset_n <= simulate_n" in r.stderr  # 4 views per step, 5 shifted
+    r = _cli("train", "seil", "--dataset", str(dataset), "--grasp-offset-n", "2", "--free-space-only", "--out", str(run))
+    assert r.returncode == 2 and "not --free-space-only" in r.stderr  # nothing is carried, nothing to shift
+    for bad in ("0", "0.2", "nan"):
+        with pytest.raises(ValueError, match=r"grasp_offset must be a shift in metres in \(0, 0.05\]"):
+            _small(dataset=str(dataset), grasp_offset_n=1, grasp_offset=float(bad)).validate()
     for bad in ("-1e-5", "nan"):
         r = _cli("train", "seil", "--dataset", str(dataset), f"--weight-decay={bad}", "--out", str(run))
         assert r.returncode == 2 and "weight_decay must be a non-negative number" in r.stderr

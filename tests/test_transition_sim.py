@@ -323,3 +323,90 @@ def test_rotated_batch_is_what_the_rotated_scene_looks_like(make_env):
     env.reset(seed=2, options={"scene_rotation": math.pi / 2})
     _, rot_a = rotate_batch(x, torch.as_tensor(a)[None], torch.tensor([math.pi / 2]))
     np.testing.assert_allclose(env.unwrapped.expert_action(), rot_a[0].numpy(), atol=1e-4)
+
+
+def _held_body(u) -> str:
+    return next(b for b in u.graspable_bodies() if u.robot.is_holding(b))
+
+
+def _jaw_offset(u, metres: float) -> np.ndarray:
+    jaw = u.robot.ee_pose()[1]
+    return metres * np.array([math.cos(jaw), math.sin(jaw)])
+
+
+def test_an_off_centre_grasp_is_rendered_exactly(make_env):
+    env = make_env("equimanip/BlockStacking-v0", **OPTS)
+    u = env.unwrapped
+    env.reset(seed=0)
+    while not u.holding():
+        env.step(u.expert_action())
+    _advance(env, 6)  # lifted and carried
+    state, offset = u.save_state(), _jaw_offset(u, 0.012)
+    view = u.simulate(np.zeros(4), carry_held=True, held_offset=offset)
+    assert view.valid
+    centred = u.simulate(np.zeros(4), carry_held=True)
+    body = _held_body(u)
+    pos, quat = u.sim.get_pose(body)
+    u.sim.set_pose(body, (pos[0] + offset[0], pos[1] + offset[1], pos[2]), quat)
+    real = u.observe()  # the same scene with the cube really shifted in the hand
+    u.restore_state(state)
+    assert np.abs(view.observation["depth"] - real["depth"]).max() < 1e-4
+    assert np.abs(view.observation["depth"] - centred.observation["depth"]).max() > 0.01
+    with pytest.raises(ValueError, match="held_offset"):
+        u.simulate(np.zeros(4), held_offset=offset)  # not carried
+    with pytest.raises(ValueError, match="held_offset"):
+        u.simulate(np.zeros(4), carry_held=True, held_offset=[0.01, np.nan])
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_off_centre_grasp_labels_act_as_the_expert_on_the_way_down(make_env, seed):
+    """From the descent onto the other cube to the release, the label of a view whose cube is 6 mm
+    off-centre is what the expert (which servos on the held cube) does with that grasp: it shifts
+    the gripper back by the offset, and does not release where the centred demo did."""
+    from equimanip.agents.transition_sim import _offset_label
+
+    env = make_env("equimanip/BlockStacking-v0", **OPTS)
+    u = env.unwrapped
+    env.reset(seed=seed)
+    compared = released = 0
+    descending = False
+    for _ in range(60):
+        a = u.expert_action()
+        if u.holding() and descending:
+            offset = _jaw_offset(u, 0.006)
+            view = u.simulate(np.zeros(4), carry_held=True, held_offset=offset)
+            target = u.robot.target_position + np.r_[a[ACTION_INDEX["dxy"]], a[ACTION_INDEX["dz"]]] * u.options.dpos
+            yaw = u.robot.target_yaw + a[ACTION_INDEX["dtheta"]][0] * u.options.drot
+            label = _offset_label(u, view, target, yaw, float(a[ACTION_INDEX["p"]][0]), offset, clip=False)
+            state, body = u.save_state(), _held_body(u)
+            pos, quat = u.sim.get_pose(body)
+            u.sim.set_pose(body, (pos[0] + offset[0], pos[1] + offset[1], pos[2]), quat)
+            expert = u.expert_action()
+            u.restore_state(state)
+            np.testing.assert_allclose(label, expert, atol=2e-3)  # the expert servos from the measured hand pose
+            compared += 1
+            released += int(a[ACTION_INDEX["p"]][0] > 0)
+        descending = descending or (u.holding() and a[ACTION_INDEX["dz"]][0] < -0.5)
+        env.step(a)
+        if u.is_success():
+            break
+    assert compared >= 3 and released == 1  # the release step: the label keeps the gripper closed, as the expert does
+
+
+def test_replay_gives_held_steps_off_centre_grasps(make_env):
+    env = make_env("equimanip/BlockStacking-v0", **OPTS)
+    data = _Episodes(env, [3])
+    base = replay_samples(env, data, n=4, seed=0, simulate_holding=True)
+    shifted = replay_samples(env, data, n=4, seed=0, simulate_holding=True, grasp_offset_n=2, grasp_offset=0.02)
+    st = shifted.stats
+    assert st["simulate_calls"] == base.stats["simulate_calls"] == 4 * st["expert"]  # part of the n views, not more
+    assert 0 < st["grasp_offsets"] <= 2 * st["holding_steps"] and st["grasp_offsets"] > 1.5 * st["holding_steps"]
+    assert np.all(np.abs(shifted.action) <= 1.0)
+    # every step still carries the same mass, and free space is simulated exactly as before
+    assert shifted.weight.sum() == pytest.approx(base.weight.sum())
+    free = ~shifted.holding[:, 0].astype(bool)
+    np.testing.assert_array_equal(shifted.action[free], base.action[~base.holding[:, 0].astype(bool)])
+    with pytest.raises(ValueError, match="grasp_offset_n"):
+        replay_samples(env, data, n=2, simulate_holding=True, grasp_offset_n=3)
+    with pytest.raises(ValueError, match="simulate_holding"):
+        replay_samples(env, data, n=4, grasp_offset_n=2)
