@@ -96,12 +96,16 @@ def _offset_label(u: Any, view: Any, target: np.ndarray, yaw: float, gripper: fl
     return u.corrective_action(view, np.asarray(target) - np.array([offset[0], offset[1], 0.0]), yaw, gripper, clip=True)
 
 
-def _keep(view: Any, label: np.ndarray | None, kept: list, counts: dict[str, int]) -> bool:
-    """Keep a simulated view with its label; a view more than one step from its pose is rejected."""
+def _keep(u: Any, view: Any, offset: np.ndarray | None, gripper: float, clip: bool, kept: list,
+          counts: dict[str, int]) -> bool:
+    """Label a simulated view towards the commanded pose and keep it; a view more than one step from
+    its pose is rejected."""
+    label = _offset_label(u, view, u.robot.target_position, u.robot.target_yaw, gripper, offset, clip)
     if label is None:
         counts["rejected_far"] += 1
         return False
     kept.append((view.observation["depth"], view.observation["holding"], label))
+    counts["grasp_offsets"] += offset is not None
     return True
 
 
@@ -186,10 +190,7 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
                     elif towards_next:
                         pending.append((view, offset))
                     else:
-                        label = _offset_label(u, view, u.robot.target_position, u.robot.target_yaw, gripper, offset, clip)
-                        kept_one = _keep(view, label, kept, counts)
-                        weight[t] -= sim_weight * kept_one
-                        counts["grasp_offsets"] += int(kept_one and offset is not None)
+                        weight[t] -= sim_weight * _keep(u, view, offset, gripper, clip, kept, counts)
                 sim_seconds += time.perf_counter() - start
             if simulate_holding and is_holding and n:
                 # carrying teleports a body, which can leave Bullet's broadphase and contact caches
@@ -200,11 +201,7 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
                 counts["rewinds"] += 1
             obs, _, terminated, truncated, _ = env.step(action)
             for view, offset in pending:  # the commanded pose is now s_{t+1}; a_t's gripper command
-                label = _offset_label(u, view, u.robot.target_position, u.robot.target_yaw,
-                                      float(action[ACTION_INDEX["p"]][0]), offset, clip)
-                kept_one = _keep(view, label, kept, counts)
-                weight[t] -= sim_weight * kept_one
-                counts["grasp_offsets"] += int(kept_one and offset is not None)
+                weight[t] -= sim_weight * _keep(u, view, offset, float(action[ACTION_INDEX["p"]][0]), clip, kept, counts)
             if (terminated or truncated) and t + 1 < len(actions):
                 raise ValueError(f"episode {i} of the dataset ends early on replay (step {t}): it does not replay in this env")
         if kept:
