@@ -39,10 +39,13 @@ def travel(env: TabletopEnv, xy: Sequence[float], z: float, yaw: float | None, p
 
 
 def pick(env: TabletopEnv, body: str, grasp_xy: Sequence[float], grasp_z: float, grasp_yaw: float, *,
-         yaw_period: float = math.pi, lift_z: float = 0.25) -> np.ndarray:
+         yaw_period: float = math.pi, lift_z: float = 0.25, overhead: bool = False) -> np.ndarray:
     """Align above ``body``, descend, close, and lift while holding it.
 
-    A closed gripper that holds nothing (a missed grasp) opens and tries again.
+    A closed gripper that holds nothing (a missed grasp) opens and tries again. By default the gripper
+    descends towards the travel height while it moves; ``overhead`` keeps its height (above
+    ``SAFE_Z``) until it is within one step (``dpos``) of the grasp in xy, so that every descent in a
+    demonstration starts with the object under the gripper.
     """
     robot = env.robot
     here = robot.target_position
@@ -58,7 +61,10 @@ def pick(env: TabletopEnv, body: str, grasp_xy: Sequence[float], grasp_z: float,
         return env.gripper_action(here, None, open_gripper=False)
     if aligned:
         return env.gripper_action((grasp_xy[0], grasp_xy[1], grasp_z), grasp_yaw, True, yaw_period)
-    return travel(env, grasp_xy, max(grasp_z, SAFE_Z), grasp_yaw, yaw_period, open_gripper=True)
+    approach_z = max(grasp_z, SAFE_Z)
+    if overhead and np.linalg.norm(np.asarray(grasp_xy) - here[:2]) > env.options.dpos:
+        approach_z = max(approach_z, float(here[2]))
+    return travel(env, grasp_xy, approach_z, grasp_yaw, yaw_period, open_gripper=True)
 
 
 def place(env: TabletopEnv, body: str, xy: Sequence[float], bottom_z: float, yaw: float | None = None, *,

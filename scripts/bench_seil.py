@@ -54,7 +54,15 @@ METHODS = {"SEIL": {"policy": "equi", "simulate_n": 4}, "Equi BC": {"policy": "e
            "SEIL select best": {"policy": "equi", "simulate_n": 4, "evals": 10, "select_best": True},
            # ours: 2 of the 4 views of each step holding an object also shift it within the hand (up to 2 cm along
            # the jaw): demonstrated grasps are centred, and a policy that grasps off-centre chased the held cube
-           "SEIL grasp offsets": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2}}
+           "SEIL grasp offsets": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2},
+           # both: SEIL's 0.6 m view keeps the other cube in sight while one is held (at 0.4 m a cube 16 cm or more
+           # away along an axis sits at the image's edge or beyond, where 5- and 10-demo BlockStacking failed most)
+           "SEIL grasp offsets 0.6 m view": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2,
+                                             "env_options": {"view_size": 0.6}},
+           # BlockStacking only: the expert keeps its height until it is above the cube it picks (task option
+           # approach=overhead), so no demonstrated descent starts between two cubes
+           "SEIL grasp offsets overhead": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2,
+                                           "env_options": {"approach": "overhead"}}}
 PERIODIC_EPISODES = 50  # episodes of each evaluation during training, as in SEIL's code
 DEFAULT_METHODS = ("SEIL", "Equi BC", "CNN BC", "CNN BC + TS")
 # SEIL paper (REFERENCES §4): success % at 1 / 5 / 10 demos
@@ -255,7 +263,11 @@ def main() -> int:
                              "'SEIL 10 evals' (SEIL as shipped, also evaluated on 50 episodes after every tenth of training: "
                              "the report adds each run's best evaluation, the paper's protocol), 'SEIL select best' "
                              "(those ten evaluations on held-out validation episodes; the best-scoring weights are kept "
-                             "and the final evaluation tests them: `train seil --select-best`)")
+                             "and the final evaluation tests them: `train seil --select-best`), 'SEIL grasp offsets' (2 of the 4 "
+                             "views of each carried step also shift the held object up to 2 cm along the jaw: `train seil "
+                             "--grasp-offset-n 2`), 'SEIL grasp offsets 0.6 m view' (that, with the 0.6 m view), "
+                             "'SEIL grasp offsets overhead' (that, BlockStacking only, with demos whose expert keeps its "
+                             "height until above the cube: task option approach=overhead)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run (default: 100)")
     parser.add_argument("--steps", type=int, default=1000,

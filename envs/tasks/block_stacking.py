@@ -16,6 +16,9 @@ HALF = 0.02  # 4 cm cubes, as in BlockPicking
 CUBE_PERIOD = math.pi / 2  # a cube looks the same after a quarter turn
 
 
+APPROACHES = ("direct", "overhead")
+
+
 @register_task("BlockStacking-v0", max_episode_steps=50)
 class BlockStacking(TabletopEnv):
     """Stack the two cubes (either on the other).
@@ -24,9 +27,21 @@ class BlockStacking(TabletopEnv):
     apart), yaws uniform in [0, 2π).
     Success: one cube rests on the other: its bottom within 5 mm of the lower cube's top, centres
     less than 1.5 cm apart in xy, not held by the gripper, and both cubes slower than 5 cm/s.
+    Expert: picks the cube nearer the gripper and puts it on the other. Task option ``approach``:
+    ``direct`` (default) descends while it travels to the cube; ``overhead`` keeps the start height
+    until it is above the cube (``skills.pick(overhead=True)``). When both cubes are about as near,
+    a few-demo policy averages the two and, taught to descend all the way, reaches the table between
+    them; ``overhead`` demonstrates every descent with a cube under the gripper.
     """
 
+    task_options = {"approach": "direct"}
     task_state_dim = 10
+
+    def __init__(self, **kwargs) -> None:
+        approach = kwargs.get("approach", "direct")
+        if approach not in APPROACHES:
+            raise ValueError(f"unknown approach {approach!r} for BlockStacking; accepted: {', '.join(APPROACHES)}")
+        super().__init__(**kwargs)
     height_tolerance = 0.005
     xy_tolerance = 0.015
     max_speed = 0.05
@@ -70,4 +85,5 @@ class BlockStacking(TabletopEnv):
         here = robot.target_position[:2]
         name = min(BLOCKS, key=lambda b: float(np.linalg.norm(self.body_xy_yaw(b)[0] - here)))
         xy, z, yaw = self.body_xy_yaw(name)
-        return skills.pick(self, name, xy, z, yaw, yaw_period=CUBE_PERIOD)
+        return skills.pick(self, name, xy, z, yaw, yaw_period=CUBE_PERIOD,
+                           overhead=self.task_config["approach"] == "overhead")
