@@ -177,11 +177,14 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
                 # next pose from there is s_{t+1}, so these views are labelled towards it after the step
                 towards_next = not np.any(_delta_of(a_prev))
                 start = time.perf_counter()
-                hand_yaw = u.robot.ee_pose()[1] if is_holding and grasp_offset_n else 0.0  # the real hand: once per step
+                # only what simulate can carry is shifted (a drawer's handle is not): no draw, so such tasks'
+                # samples are the same with and without offsets
+                shifted = grasp_offset_n if is_holding and u.holds_carriable() else 0
+                hand_yaw = u.robot.ee_pose()[1] if shifted else 0.0  # the real hand: once per step
                 for k in range(n):
                     delta = np.clip(rng.normal(-_delta_of(a_prev), sigma * scale), -scale, scale)
                     offset = None
-                    if is_holding and k >= n - grasp_offset_n:  # along the virtual hand's jaw
+                    if k >= n - shifted:  # along the virtual hand's jaw
                         jaw = hand_yaw + float(delta[3]) * u.options.drot
                         offset = rng.uniform(-grasp_offset, grasp_offset) * np.array([math.cos(jaw), math.sin(jaw)])
                     view = u.simulate(delta, carry_held=simulate_holding, held_offset=offset)

@@ -427,8 +427,8 @@ class TabletopEnv(gym.Env):
         target = robot.target_position + arr[:3] * dpos
         target_yaw = wrap_half_turn(robot.target_yaw + float(arr[3]) * drot)
         view = VirtualView(observation=None, valid=False, reason="", target_position=target, target_yaw=target_yaw)
-        held = [b for b in self.graspable_bodies() if self.robot.is_holding(b)]
-        if held and not (carry_held and set(held) <= set(self.carriable_bodies())):
+        held = self.held_bodies()
+        if held and not (carry_held and self.holds_carriable()):
             view.reason = "holding"
             return view
         ws = self.workspace
@@ -594,7 +594,7 @@ class TabletopEnv(gym.Env):
 
     def holding(self) -> bool:
         """Whether the gripper holds one of the task's graspable bodies."""
-        return any(self.robot.is_holding(b) for b in self.graspable_bodies())
+        return bool(self.held_bodies())
 
     def graspable_bodies(self) -> list[str]:
         return self.tracked_bodies()
@@ -603,6 +603,15 @@ class TabletopEnv(gym.Env):
         """Graspable bodies that move rigidly with the gripper once held (``simulate`` may carry
         them); articulated ones, like a drawer's handle, are not."""
         return self.graspable_bodies()
+
+    def held_bodies(self) -> list[str]:
+        """The graspable bodies the gripper holds."""
+        return [b for b in self.graspable_bodies() if self.robot.is_holding(b)]
+
+    def holds_carriable(self) -> bool:
+        """Whether the gripper holds something and all it holds is carriable (``simulate`` can carry it)."""
+        held = self.held_bodies()
+        return bool(held) and set(held) <= set(self.carriable_bodies())
 
     def _info(self, success: bool, invalid: bool) -> dict:
         return {"is_success": bool(success), "invalid": bool(invalid), "steps": self._steps}

@@ -125,6 +125,11 @@ def test_articulated_objects_are_not_carried(make_env):
     assert u.simulate([0.2, 0, 0, 0], carry_held=True).reason == "holding"  # the handle stays with the drawer
     samples = replay_samples(env, data, n=2, simulate_holding=True)  # and the replay still matches the demo
     assert samples.stats["simulated"] > 0
+    # nothing to shift in the hand either: in-hand offsets leave the samples exactly as they were
+    shifted = replay_samples(env, data, n=2, simulate_holding=True, grasp_offset_n=2)
+    assert samples.stats["holding_steps"] > 0 and shifted.stats["grasp_offsets"] == 0
+    for name in ("depth", "holding", "action", "weight"):
+        np.testing.assert_array_equal(getattr(shifted, name), getattr(samples, name), err_msg=name)
 
 
 def test_simulate_rejects_bad_input_and_the_side_camera(make_env):
