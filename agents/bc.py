@@ -72,8 +72,10 @@ class BCConfig:
             gripper (our extension; SEIL simulates free space only): corrections while carrying are
             what a policy hovering a little off the release point needs.
         grasp_offset_n: of the ``simulate_n`` views of each step holding an object, how many also shift it
-            within the hand (our extension; 0: none): demonstrated grasps are centred, and a policy whose grasp
-            is off-centre chases the held cube. Labels keep the object on the demonstrated path.
+            within the hand (our extension): demonstrated grasps are centred, and a policy whose grasp is
+            off-centre chases the held cube. Labels keep the object on the demonstrated path. ``None`` (the
+            default) resolves to half the views (2 of SEIL's 4) when held objects are simulated, else 0;
+            0 turns them off (SEIL's views). Configs saved by runs that predate the option read as 0.
         grasp_offset: largest in-hand shift of those views, metres along the jaw (0.02).
         rotate: random rotations of every batch (SEIL's rotated copies).
         steps, batch_size, learning_rate: optimisation (Adam, MSE on tanh outputs).
@@ -113,7 +115,7 @@ class BCConfig:
     sim_weight: float = 1.0
     sim_reach: float = 1.0
     simulate_holding: bool = True
-    grasp_offset_n: int = 0
+    grasp_offset_n: int | None = None
     grasp_offset: float = 0.02
     rotate: bool = True
     steps: int = 1000
@@ -156,8 +158,10 @@ class BCConfig:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         for name in ("simulate_n", "eval_every", "video_episodes", "max_episode_steps", "periodic_eval_episodes",
                      "grasp_offset_n"):
-            if int(getattr(self, name)) < 0:
+            if getattr(self, name) is not None and int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {getattr(self, name)!r}")
+        if self.grasp_offset_n is None:
+            self.grasp_offset_n = int(self.simulate_n) // 2 if self.simulate_holding else 0
         if not (math.isfinite(self.sigma) and self.sigma > 0):
             raise ValueError(f"sigma must be a positive number, got {self.sigma!r}")
         if not (math.isfinite(self.sim_weight) and self.sim_weight > 0):
@@ -199,6 +203,8 @@ class BCConfig:
         unknown = sorted(set(data) - known - {"kind"})
         if unknown:
             raise ValueError(f"unknown config keys {unknown} in {path}; accepted: {', '.join(sorted(known))}")
+        if "kind" in data and "grasp_offset_n" not in data:
+            data["grasp_offset_n"] = 0  # saved by a run that predates in-hand offsets: it trained without them
         return cls(**{k: v for k, v in data.items() if k in known})
 
 

@@ -345,9 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "demo's path labelled with the clipped step towards it (our extension)")
         t.add_argument("--grasp-offset-n", dest="grasp_offset_n", type=int,
                        help="of the --simulate-n views of each step holding an object, how many also shift it within "
-                            "the hand along the jaw (our extension; 0, the default: none): demonstrated grasps are "
-                            "centred, so a policy that grasps off-centre has never seen its view; labels keep the "
-                            "object on the demo's path")
+                            "the hand along the jaw (our extension; default: half of them, 2 of 4; 0 turns them off, "
+                            "SEIL's views; --free-space-only: 0): demonstrated grasps are centred, so a policy that "
+                            "grasps off-centre has never seen its view; labels keep the object on the demo's path")
         t.add_argument("--grasp-offset", dest="grasp_offset", type=float,
                        help="largest in-hand shift of those views in metres (0.02)")
         t.add_argument("--no-rotate", action="store_true", help="no random rotation of training batches")

@@ -75,7 +75,7 @@ def method_slug(name: str) -> str:
 
 def _check_reusable(run: Path, summary: dict[str, Any], wanted: dict[str, Any]) -> None:
     """A finished run is reused only if it was trained with the settings the config asks for now."""
-    trained = summary.get("config", {})
+    trained = {"grasp_offset_n": 0, **summary.get("config", {})}  # runs from before in-hand offsets had none
     differ = [f"{k}={trained.get(k)!r} (the config asks for {v!r})" for k, v in sorted(wanted.items())
               if k in trained and trained[k] != v]
     if differ:
@@ -110,8 +110,10 @@ def run_experiment(config_path: str | Path | None, out: str | Path, progress: bo
             run = out / "runs" / f"{method_slug(name)}-seed{seed}"
             if (run / "summary.json").exists():
                 summary = json.loads((run / "summary.json").read_text())
+                # settings as resolved (a default that changed since the run was trained must not pass unseen)
+                resolved = dataclasses.replace(bc).validate()
                 _check_reusable(run, summary, {"demos": config["demos"], "eval_episodes": config["eval_episodes"],
-                                               **settings})
+                                               **settings, "grasp_offset_n": resolved.grasp_offset_n})
             else:
                 summary = train(bc, run, resume=(run / "config.json").exists(), progress=progress)
             final = summary["final_eval"]

@@ -23,6 +23,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=None,
                         help="training seed whose evaluation episodes to replay (default: the run's own)")
     parser.add_argument("--show", type=int, default=3, help="steps shown at the start and at the end (default 3)")
+    parser.add_argument("--brief", action="store_true",
+                        help="one line per failed episode (grasps, final state, where the bodies ended), no steps")
     args = parser.parse_args()
 
     import equimanip  # noqa: F401  (registers the envs)
@@ -50,8 +52,14 @@ def main() -> int:
             continue
         failures += 1
         t, holding, position, *_ = log[-1]
+        held = [h for _, h, *_ in log] + [bool(u.holding())]
+        grasps = [k for k in range(1, len(held)) if held[k] and not held[k - 1]]  # steps after which it held anew
+        bodies = ", ".join(f"{name} {np.r_[u.body_xy_yaw(name)[0], u.body_xy_yaw(name)[1]]}" for name in u.tracked_bodies())
         print(f"episode {ep} (seed {first_eval_seed(seed) + ep}): failed after {t + 1} steps, "
-              f"{'holding' if holding else 'not holding'}, gripper at {position}")
+              f"{'holding' if holding else 'not holding'}, gripper at {position}, {len(grasps)} grasps"
+              f"{f' (first after step {grasps[0]})' if grasps else ''}; bodies (x, y, z) at the end: {bodies}")
+        if args.brief:
+            continue
         shown = log[: args.show] + log[-args.show:] if len(log) > 2 * args.show else log
         for t, holding, position, action, expert in shown:
             print(f"  t={t:2d} {'held' if holding else 'free'} at {position}  policy {action}  expert {expert}")

@@ -62,7 +62,10 @@ METHODS = {"SEIL": {"policy": "equi", "simulate_n": 4}, "Equi BC": {"policy": "e
            # BlockStacking only: the expert keeps its height until it is above the cube it picks (task option
            # approach=overhead), so no demonstrated descent starts between two cubes
            "SEIL grasp offsets overhead": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2,
-                                           "env_options": {"approach": "overhead"}}}
+                                           "env_options": {"approach": "overhead"}},
+           # offsets with SEIL's own observation (0.6 m at 128 px): the other cube in sight at finer pixels
+           "SEIL grasp offsets 128 px 0.6 m view": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2,
+                                                    "env_options": {"view_size": 0.6, "image_size": 128}}}
 PERIODIC_EPISODES = 50  # episodes of each evaluation during training, as in SEIL's code
 DEFAULT_METHODS = ("SEIL", "Equi BC", "CNN BC", "CNN BC + TS")
 # SEIL paper (REFERENCES §4): success % at 1 / 5 / 10 demos
@@ -267,7 +270,8 @@ def main() -> int:
                              "views of each carried step also shift the held object up to 2 cm along the jaw: `train seil "
                              "--grasp-offset-n 2`), 'SEIL grasp offsets 0.6 m view' (that, with the 0.6 m view), "
                              "'SEIL grasp offsets overhead' (that, BlockStacking only, with demos whose expert keeps its "
-                             "height until above the cube: task option approach=overhead)")
+                             "height until above the cube: task option approach=overhead), 'SEIL grasp offsets 128 px 0.6 m "
+                             "view' (offsets with SEIL's own observation)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run (default: 100)")
     parser.add_argument("--steps", type=int, default=1000,
@@ -310,7 +314,8 @@ def main() -> int:
                 where = out / f"{task}-{demos}demos-{method_slug(method)}-{args.steps}steps{suffix}"
                 where.mkdir(parents=True, exist_ok=True)
                 old = json.loads((where / "config.json").read_text())["seeds"] if (where / "config.json").exists() else []
-                settings = dict(METHODS[method])
+                # in-hand offsets became the default after most rows were run: a method without them says so
+                settings = {"grasp_offset_n": 0, **METHODS[method]}
                 env_options = {"dpos": 0.02, "image_size": 64, **settings.pop("env_options", {})}
                 evals = settings.pop("evals", 0)
                 if evals:

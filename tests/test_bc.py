@@ -186,6 +186,10 @@ def test_failure_report_replays_the_evaluation_beside_the_expert(tmp_path, datas
     assert r.returncode == 0, r.stderr
     assert "episode 0 (seed 2000000): failed after" in r.stdout and "expert [" in r.stdout
     assert r.stdout.strip().endswith("1 of 1 episodes failed")
+    assert "grasps" in r.stdout and "bodies (x, y, z) at the end: block" in r.stdout
+    r = subprocess.run([sys.executable, str(script), str(run), "--episodes", "1", "--brief"], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0 and "failed after" in r.stdout and "expert [" not in r.stdout  # no steps
 
 
 def test_layout_report_bins_the_evaluation_by_the_scenes_distances(tmp_path, dataset):
@@ -198,9 +202,33 @@ def test_layout_report_bins_the_evaluation_by_the_scenes_distances(tmp_path, dat
     assert f"of {episodes} episodes" in r.stdout
     # BlockInBowl tracks the block and the bowl: two start distances and one between them, with the demos' values
     rows = [line for line in r.stdout.splitlines() if "demos:" in line]
-    assert len(rows) == 3 and any("↔" in line for line in rows) and all(" cm:" in line for line in rows)
+    assert len(rows) == 4 and any("↔" in line for line in rows) and all(" cm:" in line for line in rows)
+    assert any("on an axis" in line for line in rows)  # the larger of |dx|, |dy| between the two bodies
+    r = subprocess.run([sys.executable, str(script), str(run), "--edges", "1", "100"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr  # every distance lies between 1 and 100 cm: one bin, all episodes
+    assert all(f"/{episodes})" in line for line in r.stdout.splitlines() if "demos:" in line)
+    r = subprocess.run([sys.executable, str(script), str(run), "--edges", "16", "8"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 2 and "increasing order" in r.stderr
     r = subprocess.run([sys.executable, str(script), str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=300)
     assert r.returncode == 1 and "not a BC/SEIL run directory" in r.stderr
+
+
+def test_in_hand_offsets_are_the_default_where_something_is_carried(tmp_path):
+    BIB = "equimanip/BlockInBowl-v0"
+    assert BCConfig(env=BIB, simulate_n=4).validate().grasp_offset_n == 2  # half of SEIL's 4 views of a carried step
+    assert BCConfig(env=BIB, simulate_n=16).validate().grasp_offset_n == 8
+    assert BCConfig(env=BIB, simulate_n=0).validate().grasp_offset_n == 0  # plain BC simulates nothing
+    assert BCConfig(env=BIB, simulate_n=4, simulate_holding=False).validate().grasp_offset_n == 0  # nothing carried
+    assert BCConfig(env=BIB, simulate_n=4, grasp_offset_n=0).validate().grasp_offset_n == 0  # SEIL's own views
+    # a config saved by a run from before the option trained without offsets; a user's partial config gets the default
+    saved = json.loads(BCConfig(env=BIB).to_json())
+    del saved["grasp_offset_n"]
+    (tmp_path / "old.json").write_text(json.dumps(saved))
+    assert BCConfig.from_json(tmp_path / "old.json").validate().grasp_offset_n == 0
+    (tmp_path / "mine.json").write_text(json.dumps({"env": BIB, "simulate_n": 4}))
+    assert BCConfig.from_json(tmp_path / "mine.json").validate().grasp_offset_n == 2
 
 
 def test_bad_input(tmp_path, dataset):
@@ -271,6 +299,15 @@ def test_experiment_end_to_end_and_config_errors(tmp_path):
     # ... but never one trained with other settings
     path.write_text(json.dumps({**config, "train": {**config["train"], "steps": 4}}))
     with pytest.raises(ValueError, match=r"finished run with other settings: steps=3 \(the config asks for 4\)"):
+        run_experiment(path, tmp_path / "out", progress=False)
+    # ... nor one trained before a default changed: a run from before in-hand offsets had none
+    path.write_text(json.dumps(config))
+    summary_path = tmp_path / "out" / "runs" / "seil-seed0" / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    assert summary["config"]["grasp_offset_n"] == 1  # half of its 2 simulated views
+    del summary["config"]["grasp_offset_n"]
+    summary_path.write_text(json.dumps(summary))
+    with pytest.raises(ValueError, match=r"grasp_offset_n=0 \(the config asks for 1\)"):
         run_experiment(path, tmp_path / "out", progress=False)
     path.write_text(json.dumps({**config, "learning": 1}))
     with pytest.raises(ValueError, match="unknown keys"):
