@@ -384,7 +384,10 @@ def main() -> int:
              "each run's best evaluation, averaged over 4 runs; we report the final evaluation, and for the variant "
              "'SEIL 10 evals' each run's best as well (the protocol table below the matrix). 'SEIL select best' "
              "picks the weights by the same ten evaluations run on held-out validation episodes (seeds "
-             "`3_000_000 + 1000·seed` …); its success is the final evaluation of those weights, on the episodes above.", "",
+             "`3_000_000 + 1000·seed` …); its success is the final evaluation of those weights, on the episodes above. "
+             "'SEIL' rows use SEIL's own views (`--grasp-offset-n 0`); `equimanip train seil` now defaults to in-hand "
+             "offsets, the 'SEIL grasp offsets' rows (DrawerOpening holds nothing the offsets shift, so its 'SEIL' "
+             "rows are the default's too).", "",
              f"| task | demos | method | steps | precision | episode limit | success % | 95 % CI | within {TASK_LIMIT} steps % "
              "| seeds | paper % | train s / run | code |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
