@@ -63,6 +63,9 @@ METHODS = {"SEIL": {"policy": "equi", "simulate_n": 4}, "Equi BC": {"policy": "e
            # approach=overhead), so no demonstrated descent starts between two cubes
            "SEIL grasp offsets overhead": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2,
                                            "env_options": {"approach": "overhead"}},
+           # the default (offsets) with the weights selected on held-out episodes (`--select-best`)
+           "SEIL grasp offsets select best": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2, "evals": 10,
+                                              "select_best": True},
            # offsets with SEIL's own observation (0.6 m at 128 px): the other cube in sight at finer pixels
            "SEIL grasp offsets 128 px 0.6 m view": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2,
                                                     "env_options": {"view_size": 0.6, "image_size": 128}}}
@@ -271,7 +274,8 @@ def main() -> int:
                              "--grasp-offset-n 2`), 'SEIL grasp offsets 0.6 m view' (that, with the 0.6 m view), "
                              "'SEIL grasp offsets overhead' (that, BlockStacking only, with demos whose expert keeps its "
                              "height until above the cube: task option approach=overhead), 'SEIL grasp offsets 128 px 0.6 m "
-                             "view' (offsets with SEIL's own observation)")
+                             "view' (offsets with SEIL's own observation), 'SEIL grasp offsets select best' (offsets, "
+                             "--select-best)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run (default: 100)")
     parser.add_argument("--steps", type=int, default=1000,
