@@ -50,6 +50,10 @@ def first_validation_seed(seed: int) -> int:
     return VALIDATION_SEED + 1000 * seed
 
 
+# fields added after runs were saved, with the value such runs trained with (in-hand offsets: none)
+PREDATING_RUN_VALUES: dict[str, Any] = {"grasp_offset_n": 0}
+
+
 @dataclass
 class BCConfig:
     """Settings of one BC / SEIL run.
@@ -203,8 +207,8 @@ class BCConfig:
         unknown = sorted(set(data) - known - {"kind"})
         if unknown:
             raise ValueError(f"unknown config keys {unknown} in {path}; accepted: {', '.join(sorted(known))}")
-        if "kind" in data and "grasp_offset_n" not in data:
-            data["grasp_offset_n"] = 0  # saved by a run that predates in-hand offsets: it trained without them
+        if "kind" in data:  # saved by a run: fields it predates take the values it trained with
+            data = {**PREDATING_RUN_VALUES, **data}
         return cls(**{k: v for k, v in data.items() if k in known})
 
 

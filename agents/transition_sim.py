@@ -161,7 +161,8 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
             if not np.array_equal(obs["depth"], depth[t]):
                 raise ValueError(f"episode {i} of the dataset does not replay in {u.env_id} with these options (frame {t} "
                                  "differs): it was recorded with another version or configuration of the env")
-            is_holding = u.holding()
+            held = u.held_bodies()
+            is_holding = bool(held)
             counts["holding_steps"] += int(is_holding)
             pending = []  # views to label towards s_{t+1}, once the step has been taken
             if simulate_holding or not is_holding:
@@ -179,7 +180,7 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
                 start = time.perf_counter()
                 # only what simulate can carry is shifted (a drawer's handle is not): no draw, so such tasks'
                 # samples are the same with and without offsets
-                shifted = grasp_offset_n if is_holding and u.holds_carriable() else 0
+                shifted = grasp_offset_n if u.can_carry(held) else 0
                 hand_yaw = u.robot.ee_pose()[1] if shifted else 0.0  # the real hand: once per step
                 for k in range(n):
                     delta = np.clip(rng.normal(-_delta_of(a_prev), sigma * scale), -scale, scale)

@@ -75,7 +75,9 @@ def method_slug(name: str) -> str:
 
 def _check_reusable(run: Path, summary: dict[str, Any], wanted: dict[str, Any]) -> None:
     """A finished run is reused only if it was trained with the settings the config asks for now."""
-    trained = {"grasp_offset_n": 0, **summary.get("config", {})}  # runs from before in-hand offsets had none
+    from equimanip.agents.bc import PREDATING_RUN_VALUES
+
+    trained = {**PREDATING_RUN_VALUES, **summary.get("config", {})}
     differ = [f"{k}={trained.get(k)!r} (the config asks for {v!r})" for k, v in sorted(wanted.items())
               if k in trained and trained[k] != v]
     if differ:
@@ -85,7 +87,7 @@ def _check_reusable(run: Path, summary: dict[str, Any], wanted: dict[str, Any]) 
 
 def run_experiment(config_path: str | Path | None, out: str | Path, progress: bool = True) -> list[dict[str, Any]]:
     """Run every method × seed of the config; write results.json/.md, success.png and a video."""
-    from equimanip.agents.bc import DEMO_SEED, BCConfig, train
+    from equimanip.agents.bc import DEMO_SEED, PREDATING_RUN_VALUES, BCConfig, train
     from equimanip.collect import collect
     from equimanip.rollout import plot_success, wilson_interval
 
@@ -113,7 +115,7 @@ def run_experiment(config_path: str | Path | None, out: str | Path, progress: bo
                 # settings as resolved (a default that changed since the run was trained must not pass unseen)
                 resolved = dataclasses.replace(bc).validate()
                 _check_reusable(run, summary, {"demos": config["demos"], "eval_episodes": config["eval_episodes"],
-                                               **settings, "grasp_offset_n": resolved.grasp_offset_n})
+                                               **settings, **{k: getattr(resolved, k) for k in PREDATING_RUN_VALUES}})
             else:
                 summary = train(bc, run, resume=(run / "config.json").exists(), progress=progress)
             final = summary["final_eval"]

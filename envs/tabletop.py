@@ -428,7 +428,7 @@ class TabletopEnv(gym.Env):
         target_yaw = wrap_half_turn(robot.target_yaw + float(arr[3]) * drot)
         view = VirtualView(observation=None, valid=False, reason="", target_position=target, target_yaw=target_yaw)
         held = self.held_bodies()
-        if held and not (carry_held and self.holds_carriable()):
+        if held and not (carry_held and self.can_carry(held)):
             view.reason = "holding"
             return view
         ws = self.workspace
@@ -608,10 +608,9 @@ class TabletopEnv(gym.Env):
         """The graspable bodies the gripper holds."""
         return [b for b in self.graspable_bodies() if self.robot.is_holding(b)]
 
-    def holds_carriable(self) -> bool:
-        """Whether the gripper holds something and all it holds is carriable (``simulate`` can carry it)."""
-        held = self.held_bodies()
-        return bool(held) and set(held) <= set(self.carriable_bodies())
+    def can_carry(self, bodies: list[str]) -> bool:
+        """Whether ``bodies`` (e.g. :meth:`held_bodies`) is non-empty and ``simulate`` can carry all of it."""
+        return bool(bodies) and set(bodies) <= set(self.carriable_bodies())
 
     def _info(self, success: bool, invalid: bool) -> dict:
         return {"is_success": bool(success), "invalid": bool(invalid), "steps": self._steps}
