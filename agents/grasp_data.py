@@ -22,6 +22,7 @@ import numpy as np
 from equimanip.atomic import write_json
 
 FORMAT_VERSION = 1
+PREDATING_CONFIG = {"flat_grasps": False}  # what data written before a config field was made with
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class GenerateConfig:
     noise: str = "dex"
     seed: int = 0
     shard_size: int = 8
+    flat_grasps: bool = True  # sample_edges' levelled and rim candidates for flat objects
 
     def __post_init__(self) -> None:
         from equimanip.envs.grasping.world import SCENES
@@ -90,7 +92,7 @@ def _label(world: Any, config: GenerateConfig, scene_index: int) -> dict[str, An
         return empty
     generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
     candidates = sample_edges(points, normals, num_approach=config.num_approach, table_height=obs.table_height,
-                              generator=generator)
+                              generator=generator, flat_grasps=config.flat_grasps)
     if len(candidates) == 0:
         return empty
     chosen = np.sort(rng.choice(len(candidates), size=min(config.grasps_per_scene, len(candidates)), replace=False))
@@ -130,6 +132,7 @@ def _check_meta(out: Path, config: GenerateConfig) -> None:
     wanted = {"format_version": FORMAT_VERSION, "config": asdict(config)}
     if meta.exists():
         have = json.loads(meta.read_text())
+        have["config"] = {**PREDATING_CONFIG, **have.get("config", {})}
         if have.get("config") != wanted["config"] or have.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{out} holds data generated with other settings ({have.get('config')}); "
                              f"use a new --out folder or the same settings to resume")

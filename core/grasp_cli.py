@@ -7,12 +7,17 @@ import json
 from pathlib import Path
 
 
+NO_FLAT_HELP = ("Edge Grasp's candidates only. By default a pruned edge whose contact normal is within 35° of "
+                "horizontal is retried with it levelled, and when no candidate is left, contacts on the rim of an "
+                "upward-facing surface are tried as top-down grasps: flat objects, whose sides the table crop all but "
+                "removes, otherwise get no candidate at all (our extension)")
+
 def cmd_grasp_generate(args: argparse.Namespace) -> int:
     from equimanip.agents.grasp_data import GenerateConfig, generate
 
     config = GenerateConfig(objects=args.objects, scene=args.scene, scenes=args.scenes, num_objects=args.num_objects,
                             grasps_per_scene=args.grasps_per_scene, num_approach=args.num_approach, noise=args.noise,
-                            seed=args.seed, shard_size=args.shard_size)
+                            seed=args.seed, shard_size=args.shard_size, flat_grasps=not args.no_flat_grasps)
     summary = generate(config, Path(args.out), workers=args.workers, ray_address=args.ray, progress=not args.no_progress)
     print(f"{summary['out']}: {summary['shards']} shards ({summary['new_shards']} new), {summary['new_grasps']} new "
           f"labelled grasps ({summary['new_positives']} successful) in {summary['wall_s']:.1f} s: "
@@ -27,7 +32,7 @@ def cmd_grasp_eval(args: argparse.Namespace) -> int:
 
     spec = EvalSpec(detector=args.detector, scene=args.scene, objects=args.objects, num_objects=args.num_objects,
                     noise=args.noise, device=args.device, allow_contact=not args.fail_on_approach_contact,
-                    min_score=args.min_score)
+                    min_score=args.min_score, flat_grasps=not args.no_flat_grasps)
     result = evaluate(spec, rounds=args.rounds, seeds=args.seeds, workers=args.workers, progress=not args.no_progress,
                       video=args.video)
     g, d = result["gsr"], result["dr"]
@@ -86,6 +91,7 @@ def add_grasp_parser(sub: argparse._SubParsersAction) -> None:
                    help="do not execute a best grasp scored below P (in [0, 1]): take a new view instead; the third "
                         "such skip ends the round. Edge Grasp Network's evaluation uses 0.85 (default: execute "
                         "every best grasp)")
+    g.add_argument("--no-flat-grasps", action="store_true", help=NO_FLAT_HELP)
     g.add_argument("--json", metavar="PATH", help="write gsr, dr (mean, std, per seed), attempts and the per-round log")
     g.add_argument("--video", metavar="PATH", help="also write an mp4 of the first round of the first seed")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -110,6 +116,8 @@ def add_grasp_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--noise", choices=("dex", "none"), default="dex", help="depth noise (default dex)")
     g.add_argument("--seed", type=int, default=0, metavar="S", help="seed; scene i is drawn from (S, i) (default 0)")
     g.add_argument("--shard-size", dest="shard_size", type=int, default=8, metavar="M", help="scenes per shard (8)")
+    g.add_argument("--no-flat-grasps", action="store_true", help=NO_FLAT_HELP.replace("Edge Grasp's candidates only",
+                   "label Edge Grasp's candidates only"))
     g.add_argument("--workers", type=int, default=1, metavar="K", help="local processes (default 1)")
     g.add_argument("--ray", metavar="ADDRESS", help="run the shards as Ray tasks on the cluster at ADDRESS (e.g. "
                                                     "ray://head:10001 or auto), or 'local' for a private single-machine "

@@ -20,6 +20,7 @@ point; the palm must stay clear of p_a). The frame convention is the one of
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,10 @@ COLLISION_TOLERANCE = -0.002
 PALM_CLEARANCE = 0.003  # the approach point itself must lie this far in front of the palm face
 MAX_BALL_POINTS = 1024  # contact candidates kept per approach ball (the nearest ones)
 _EPS = 1e-9
+LEVEL_TILT = 35.0  # degrees: a contact normal this close to horizontal may be levelled (flat grasps)
+RIM_RADIUS = 0.015  # neighbourhood that tells a top face's rim from its inside (flat grasps)
+RIM_OFFSET = 0.25  # rim: the neighbours' centroid lies this many RIM_RADIUS inwards, horizontally
+RIM_MIN_NZ = math.cos(math.radians(30))  # a top-face normal: within 30° of vertical
 
 
 @dataclass
@@ -241,10 +246,124 @@ def cloud_collision(points: torch.Tensor, rot: torch.Tensor, tcp: torch.Tensor, 
     return out
 
 
+def _frame_ok(frames: tuple[torch.Tensor, ...], dist: torch.Tensor, table_height: float | None,
+              gripper: GripperGeometry) -> torch.Tensor:
+    """The geometric filters of :func:`sample_edges` on batched frames (see there)."""
+    rot, tcp, depth, half_baseline, cross_norm = frames
+    keep = cross_norm > 1e-6 * dist.clamp_min(_EPS)  # not parallel: the approach axis is defined
+    keep &= rot[:, 2, 2] <= 0.0  # a_z > 0 approaches from below the object
+    keep &= (half_baseline > -0.003) & (half_baseline < gripper.max_width / 2 - 0.002)
+    # The approach point lies on the hand's centre line, finger_depth − (depth + tip_margin) in front of
+    # the palm face: deeper contacts put p_a itself inside the palm. Exactly the cloud check for p_a,
+    # done first because it is free.
+    keep &= (depth > -0.003) & (depth <= gripper.finger_depth - gripper.tip_margin - PALM_CLEARANCE)
+    if table_height is not None:
+        keep &= ~_table_collision(rot, tcp, float(table_height), gripper)
+    return keep
+
+
+def _rim_directions(points: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
+    """Outward horizontal unit directions of the points on the rim of an upward-facing surface
+    (zero elsewhere): the direction away from the centroid of the neighbours within RIM_RADIUS."""
+    idx, ball = ball_query(points, points, RIM_RADIUS, 64)
+    weight = ball.to(points.dtype).unsqueeze(-1)
+    centroid = (points[idx] * weight).sum(1) / weight.sum(1).clamp_min(1.0)
+    out = points - centroid
+    out[:, 2] = 0.0
+    norm = out.norm(dim=-1, keepdim=True)
+    rim = (norm.squeeze(-1) > RIM_OFFSET * RIM_RADIUS) & (normals[:, 2] > RIM_MIN_NZ)
+    return torch.where(rim.unsqueeze(-1), out / norm.clamp_min(_EPS), torch.zeros_like(out))
+
+
+def _top_down_frames(p_a: torch.Tensor, p_c: torch.Tensor, y: torch.Tensor, table_height: float,
+                     gripper: GripperGeometry) -> tuple[torch.Tensor, ...]:
+    """Frames approaching straight down with closing axis ``y`` (horizontal), the hand's centre line
+    through ``p_a`` and the fingertips as low as the table allows: a flat object's rim is gripped
+    along its whole height. ``depth`` counts as in :func:`_frames` (contact to fingertips:
+    ``tip_margin``), and the last entry is the contact's distance from the fingers' mid-plane."""
+    z = torch.tensor([0.0, 0.0, -1.0], dtype=p_a.dtype, device=p_a.device).expand_as(p_a)
+    x = torch.cross(y, z, dim=-1)
+    rot = torch.stack([x, y, z], dim=-1)
+    tcp = p_a.clone()
+    tcp[:, 2] = table_height + TABLE_MARGIN + 0.001
+    depth = p_a[:, 2] - tcp[:, 2] - gripper.tip_margin
+    half_baseline = ((p_c - p_a) * y).sum(-1)
+    off_plane = ((p_c - p_a) * x).sum(-1).abs()
+    return rot, tcp, depth, half_baseline, off_plane
+
+
+def _replace(frames: tuple[torch.Tensor, ...], keep: torch.Tensor, rows: torch.Tensor, alt: tuple[torch.Tensor, ...],
+             ok: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    """``frames`` and ``keep`` with the edges ``rows[ok]`` given the alternative frames ``alt[ok]``."""
+    frames = tuple(f.clone() for f in frames)
+    for f, g in zip(frames, alt):
+        f[rows[ok]] = g[ok]
+    keep = keep.clone()
+    keep[rows[ok]] = True
+    return frames, keep
+
+
+def _retry_levelled(points: torch.Tensor, normals: torch.Tensor, a_rows: torch.Tensor, c_rows: torch.Tensor,
+                    dist: torch.Tensor, frames: tuple[torch.Tensor, ...], keep: torch.Tensor, table_height: float,
+                    gripper: GripperGeometry) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    """Retry pruned edges whose contact normal lies within LEVEL_TILT of horizontal with it levelled.
+
+    A flat object shows only a thin band of side above the table crop, and PCA over the band and the
+    top face tilts the band's normals upwards: a closing axis tilted so dips the far fingertip into
+    the table, where the object's real side is vertical."""
+    n_c = normals[c_rows]
+    levelled = n_c.clone()
+    levelled[:, 2] = 0.0
+    tilted = (n_c[:, 2].abs() < math.sin(math.radians(LEVEL_TILT))) & (levelled.norm(dim=-1) > 1e-6)
+    rows = (~keep & tilted).nonzero().squeeze(1)
+    if rows.numel() == 0:
+        return frames, keep
+    alt = _frames(points[a_rows[rows]], points[c_rows[rows]], levelled[rows], gripper)
+    return _replace(frames, keep, rows, alt, _frame_ok(alt, dist[rows], table_height, gripper))
+
+
+def _retry_rims(points: torch.Tensor, normals: torch.Tensor, a_rows: torch.Tensor, c_rows: torch.Tensor,
+                dist: torch.Tensor, frames: tuple[torch.Tensor, ...], keep: torch.Tensor, table_height: float,
+                gripper: GripperGeometry) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    """Retry pruned edges whose contact lies on the rim of an upward-facing surface as top-down grasps
+    closing along the rim's outward direction (:func:`_top_down_frames`).
+
+    Where no side of a flat object is seen at all, every normal points up and Edge Grasp's
+    construction has no closing axis to offer."""
+    rim = _rim_directions(points, normals)[c_rows]
+    rows = (~keep & (rim.norm(dim=-1) > 0.5)).nonzero().squeeze(1)
+    if rows.numel() == 0:
+        return frames, keep
+    rot, tcp, depth, half_baseline, off_plane = _top_down_frames(points[a_rows[rows]], points[c_rows[rows]], rim[rows],
+                                                                 table_height, gripper)
+    alt = (rot, tcp, depth, half_baseline, torch.ones_like(depth))
+    ok = _frame_ok(alt, dist[rows], table_height, gripper)
+    ok &= off_plane < gripper.finger_width / 2 - 0.003  # the contact lies between the finger pads
+    return _replace(frames, keep, rows, alt, ok)
+
+
+def _collision_free(points: torch.Tensor, idx: torch.Tensor, ball_mask: torch.Tensor, ball_of: torch.Tensor,
+                    sel: torch.Tensor, frames: tuple[torch.Tensor, ...], gripper: GripperGeometry) -> torch.Tensor:
+    """The edges of ``sel`` whose open hand is free of the cloud.
+
+    Most candidates that collide do so with the surface around their approach point (a finger through
+    the object): check against the approach ball first, which is cheap, then the survivors against
+    the whole cloud. The result is exactly the whole-cloud check."""
+    rot, tcp = frames[0], frames[1]
+    local_free = torch.ones(sel.numel(), dtype=torch.bool, device=points.device)
+    for b in torch.unique(ball_of[sel]).tolist():
+        in_ball = (ball_of[sel] == b).nonzero().squeeze(1)
+        local = points[idx[b][ball_mask[b]]]
+        local_free[in_ball] = ~cloud_collision(local, rot[sel[in_ball]], tcp[sel[in_ball]], gripper)
+    sel = sel[local_free]
+    if sel.numel():
+        sel = sel[~cloud_collision(points, rot[sel], tcp[sel], gripper)]
+    return sel
+
 def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.ndarray, *, num_approach: int = 32,
                  radius: float = 0.05, min_dist: float = 0.003, max_dist: float = 0.038, max_edges: int = 4000,
                  table_height: float | None = None, generator: torch.Generator | None = None,
-                 gripper: GripperGeometry = FRANKA_HAND) -> EdgeSet:
+                 gripper: GripperGeometry = FRANKA_HAND, flat_grasps: bool = True) -> EdgeSet:
     """Sample and prune candidate edge grasps of a preprocessed cloud (Huang et al. 2023).
 
     Approach points by farthest-point sampling; contacts in a ball of ``radius`` around each, at a
@@ -252,6 +371,12 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
     (``a_z > 0``), a contact offset outside ``(−3 mm, max_width/2 − 2 mm)``, hands that would touch
     the table plane ``z = table_height`` (when given), and open hands that collide with the cloud.
     The rest is capped at ``max_edges`` by uniform random subsampling.
+
+    ``flat_grasps`` (our extension, with a table only) rescues flat objects, whose sides the table
+    crop all but removes: an edge pruned with a contact normal within ``LEVEL_TILT`` of horizontal is
+    retried with the normal levelled (:func:`_retry_levelled`), and when no candidate at all is left,
+    contacts on the rim of an upward-facing surface are retried as top-down grasps closing along the
+    rim's outward direction (:func:`_retry_rims`). Off: Edge Grasp's construction alone.
 
     Args:
         points: ``(N, 3)`` cloud, e.g. from :func:`preprocess_cloud` (the table may be in it).
@@ -265,6 +390,7 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
         generator: randomness of FPS's first point and of the cap; ``None`` is deterministic
             (FPS from index 0, the first ``max_edges`` edges in order).
         gripper: hand geometry.
+        flat_grasps: levelled and rim retries for flat objects (see above; needs ``table_height``).
 
     Returns:
         An :class:`EdgeSet` (empty when nothing survives).
@@ -288,29 +414,19 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
     c_rows = idx[mask]
     if a_rows.numel() == 0:
         return EdgeSet.empty(points.device, points.dtype)
-    rot, tcp, depth, half_baseline, cross_norm = _frames(points[a_rows], points[c_rows], normals[c_rows], gripper)
-    keep = cross_norm > 1e-6 * dist[mask].clamp_min(_EPS)  # not parallel: the approach axis is defined
-    keep &= rot[:, 2, 2] <= 0.0  # a_z > 0 approaches from below the object
-    keep &= (half_baseline > -0.003) & (half_baseline < gripper.max_width / 2 - 0.002)
-    # The approach point lies on the hand's centre line, finger_depth − (depth + tip_margin) in front of
-    # the palm face: deeper contacts put p_a itself inside the palm. Exactly the cloud check for p_a,
-    # done first because it is free.
-    keep &= (depth > -0.003) & (depth <= gripper.finger_depth - gripper.tip_margin - PALM_CLEARANCE)
-    if table_height is not None:
-        keep &= ~_table_collision(rot, tcp, float(table_height), gripper)
-    sel = keep.nonzero().squeeze(1)
-    # Most candidates that collide do so with the surface around their approach point (a finger through
-    # the object): check against the approach ball first, which is cheap, then the survivors against
-    # the whole cloud. The result is exactly the whole-cloud check.
-    local_free = torch.ones(sel.numel(), dtype=torch.bool, device=points.device)
-    for b in torch.unique(ball_of[sel]).tolist():
-        in_ball = (ball_of[sel] == b).nonzero().squeeze(1)
-        local = points[idx[b][ball_mask[b]]]
-        local_free[in_ball] = ~cloud_collision(local, rot[sel[in_ball]], tcp[sel[in_ball]], gripper)
-    sel = sel[local_free]
-    if sel.numel():
-        collide = cloud_collision(points, rot[sel], tcp[sel], gripper)
-        sel = sel[~collide]
+    p_a, p_c, n_c = points[a_rows], points[c_rows], normals[c_rows]
+    frames = _frames(p_a, p_c, n_c, gripper)
+    keep = _frame_ok(frames, dist[mask], table_height, gripper)
+    if table_height is not None and flat_grasps:
+        frames, keep = _retry_levelled(points, normals, a_rows, c_rows, dist[mask], frames, keep,
+                                       float(table_height), gripper)
+    sel = _collision_free(points, idx, ball_mask, ball_of, keep.nonzero().squeeze(1), frames, gripper)
+    if table_height is not None and flat_grasps and sel.numel() == 0:
+        # nothing left: the cloud may be flat objects whose sides are cropped with the table
+        frames, keep = _retry_rims(points, normals, a_rows, c_rows, dist[mask], frames, keep, float(table_height),
+                                   gripper)
+        sel = _collision_free(points, idx, ball_mask, ball_of, keep.nonzero().squeeze(1), frames, gripper)
+    rot, tcp, depth, half_baseline, _ = frames
     if sel.numel() > max_edges:
         if generator is None:
             sel = sel[:max_edges]
