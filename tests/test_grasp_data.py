@@ -72,6 +72,22 @@ def test_generate_refuses_other_settings(tiny_data):
         generate(GenerateConfig(**{**TINY, "grasps_per_scene": 16}), out, progress=False)
 
 
+def test_data_from_before_flat_grasps_resumes_only_without_them(tiny_data, tmp_path):
+    """A meta.json written before the ``flat_grasps`` field was made without them: resuming it asks
+    for ``--no-flat-grasps``, not for a silent mix of candidates."""
+    out, _ = tiny_data
+    old = tmp_path / "old"
+    old.mkdir()
+    for f in out.iterdir():
+        (old / f.name).write_bytes(f.read_bytes())
+    meta = json.loads((old / "meta.json").read_text())
+    del meta["config"]["flat_grasps"]
+    (old / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="other settings"):
+        generate(GenerateConfig(**TINY), old, progress=False)
+    assert generate(GenerateConfig(**TINY, flat_grasps=False), old, progress=False)["new_shards"] == 0
+
+
 @pytest.mark.parametrize("args, message", [
     (["grasp", "generate", "--scenes", "1", "--objects", "/nonexistent"], "neither a folder"),
     (["grasp", "generate", "--scenes", "0"], "scenes must be"),

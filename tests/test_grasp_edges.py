@@ -40,6 +40,61 @@ def test_top_down_edge_across_the_box_width():
     assert np.linalg.det(pose[:3, :3]) == pytest.approx(1.0)
 
 
+def _slab(tilt_deg: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A 6 × 5 × 1.8 cm slab as the table crop leaves it: the top face and, with ``tilt_deg``, the
+    sides above 1 cm with normals tilted that far up (PCA over a thin band and the top face)."""
+    points, normals = box_cloud((0.06, 0.05, 0.018), sides=tilt_deg is not None)
+    keep = (normals[:, 2] > 0.5) | (points[:, 2] > 0.01)
+    points, normals = points[keep], normals[keep].copy()
+    if tilt_deg is not None:
+        side = normals[:, 2] < 0.5
+        t = np.radians(tilt_deg)
+        normals[side] = normals[side] * np.cos(t) + np.array([0.0, 0.0, np.sin(t)])
+    return preprocess_cloud(points, normals)
+
+
+def _sample(cloud, **kwargs):
+    return sample_edges(*cloud, num_approach=48, table_height=0.0, generator=torch.Generator().manual_seed(0), **kwargs)
+
+
+def test_a_flat_top_face_gets_top_down_rim_grasps():
+    cloud = _slab()
+    assert len(_sample(cloud, flat_grasps=False)) == 0  # every normal points up: no closing axis
+    es = _sample(cloud)
+    assert len(es) > 0
+    rot, tcp = es.poses[:, :3, :3], es.poses[:, :3, 3]
+    torch.testing.assert_close(rot[:, :, 2], torch.tensor([0.0, 0.0, -1.0]).expand(len(es), 3))  # straight down
+    assert rot[:, 2, 1].abs().max() < 1e-6  # closing horizontally
+    torch.testing.assert_close(tcp[:, 2], torch.full((len(es),), TABLE_MARGIN + 0.001))  # as low as the table allows
+    assert not _table_collision(rot, tcp, 0.0, G).any()
+    assert not cloud_collision(torch.as_tensor(cloud[0]), rot, tcp, G).any()
+    # each contact lies between the pads, on the rim, its closing axis pointing outwards
+    contact = torch.as_tensor(cloud[0])[es.edges[:, 1]]
+    assert ((contact[:, :2] * rot[:, :2, 1]).sum(-1) > 0).all()
+    on_rim = (contact[:, 0].abs() > 0.03 - 0.006) | (contact[:, 1].abs() > 0.025 - 0.006)
+    assert on_rim.all()
+
+
+def test_tilted_normals_of_a_thin_side_band_are_levelled():
+    cloud = _slab(tilt_deg=25.0)
+    # tilted closing axes dip the far fingertip into the table: nothing is left on the band
+    assert len(_sample(cloud, flat_grasps=False)) == 0
+    es = _sample(cloud)
+    assert len(es) > 0
+    rot = es.poses[:, :3, :3]
+    assert rot[:, 2, 1].abs().max() < 1e-6  # levelled closing axes
+    assert not _table_collision(rot, es.poses[:, :3, 3], 0.0, G).any()
+
+
+def test_flat_grasps_leave_edge_grasps_of_tall_objects_alone(box):
+    """The rim grasps are a fallback: a box whose sides are seen keeps exactly Edge Grasp's candidates."""
+    plain = _sample(box, flat_grasps=False)
+    flat = _sample(box)
+    assert len(plain) > 0
+    torch.testing.assert_close(flat.poses, plain.poses)
+    torch.testing.assert_close(flat.edges, plain.edges)
+
+
 def test_width_is_clipped_to_the_opening():
     _, width = grasp_pose_from_edge([0.0, 0.0, 0.1], [0.0, 0.06, 0.09], [0.0, 1.0, 0.0])
     assert width == G.max_width

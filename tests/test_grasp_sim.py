@@ -38,6 +38,31 @@ def test_grasp_across_a_box_succeeds(box_world):
     assert box_world.sim.get_pose("box")[0][2] > 0.09  # lifted with the retreat
 
 
+def test_a_flat_slab_is_grasped_only_with_flat_grasps(box_world):
+    """A 6 × 5 × 1.8 cm slab: the table crop leaves its top face and a few millimetres of side, and
+    Edge Grasp's construction finds no candidate. The flat grasps close across it, and they hold."""
+    from equimanip.policies.grasp.detector import GraspDetector
+
+    box_world.remove_object("box")
+    box_world.sim.create_box("slab", (0.03, 0.025, 0.009), (0.02, -0.01, 0.009), mass=0.1)
+    box_world.sim.set_dynamics("slab", lateral_friction=1.0)
+    box_world.object_names.append("slab")
+    box_world.wait_for_rest()
+    obs = box_world.observe(np.random.default_rng(0))
+    detector = GraspDetector.load("random-edge")
+    kwargs = dict(viewpoint=obs.viewpoint, table_height=obs.table_height, top_k=3, num_approach=64)
+    none = detector.detect(obs.points, flat_grasps=False, **kwargs)
+    assert len(none) == 0 and "no collision-free" in none.reason
+    grasps = detector.detect(obs.points, **kwargs)
+    assert len(grasps) == 3
+    snapshot = box_world.sim.save_state()
+    for grasp in grasps:
+        box_world.sim.restore_state(snapshot)
+        result = box_world.execute(grasp.pose, allow_contact=True)
+        assert result.success and result.held == ["slab"]
+        assert 0.045 < result.width < 0.065  # across the slab's 5 or 6 cm
+
+
 def test_grasp_in_empty_air_fails(box_world):
     result = box_world.execute(topdown_pose(0.1, 0.1, 0.01))
     assert not result.success and result.reason == "slipped" and result.width < 0.008
