@@ -22,7 +22,7 @@ import numpy as np
 from equimanip.atomic import write_json
 
 FORMAT_VERSION = 1
-PREDATING_CONFIG = {"flat_grasps": False}  # what data written before a config field was made with
+PREDATING_CONFIG = {"flat_grasps": False, "allow_contact": False}  # what data written before a config field was made with
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,9 @@ class GenerateConfig:
     seed: int = 0
     shard_size: int = 8
     flat_grasps: bool = True  # sample_edges' levelled and rim candidates for flat objects
+    # what a contact on the approach means for a label: the hand closes there (True: the evaluation's rule,
+    # VGN's clutter removal) or the attempt fails (False: VGN's data generation, and data made before)
+    allow_contact: bool = True
 
     def __post_init__(self) -> None:
         from equimanip.envs.grasping.world import SCENES
@@ -102,7 +105,7 @@ def _label(world: Any, config: GenerateConfig, scene_index: int) -> dict[str, An
     try:
         for k, i in enumerate(chosen):
             world.sim.restore_state(snapshot)
-            labels[k] = world.execute(poses[i]).success
+            labels[k] = world.execute(poses[i], allow_contact=config.allow_contact).success
     finally:
         world.sim.restore_state(snapshot)
         world.sim.remove_state(snapshot)

@@ -72,20 +72,36 @@ def test_generate_refuses_other_settings(tiny_data):
         generate(GenerateConfig(**{**TINY, "grasps_per_scene": 16}), out, progress=False)
 
 
+def test_labels_follow_the_evaluation_rule_unless_told_otherwise(tiny_data, tmp_path):
+    """The same candidates, labelled with the approach-contact rule of VGN's data generation: every
+    attempt that succeeds under it also succeeds when the hand may close where it stopped."""
+    out, _ = tiny_data
+    generate(GenerateConfig(**TINY, allow_contact=False), tmp_path / "strict", progress=False)
+    closes, strict = read_shards(out), read_shards(tmp_path / "strict")
+    for a, b in zip(closes, strict, strict=True):
+        np.testing.assert_array_equal(a["edges"], b["edges"])
+        assert (a["labels"] >= b["labels"]).all()
+    # these scenes have attempts whose approach touches an object and that hold it all the same
+    assert sum(int(s["labels"].sum()) for s in closes) > sum(int(s["labels"].sum()) for s in strict)
+
+
 def test_data_from_before_flat_grasps_resumes_only_without_them(tiny_data, tmp_path):
-    """A meta.json written before the ``flat_grasps`` field was made without them: resuming it asks
-    for ``--no-flat-grasps``, not for a silent mix of candidates."""
+    """A meta.json written before the ``flat_grasps`` and ``allow_contact`` fields was made without
+    flat grasps and with strict labels: resuming it asks for ``--no-flat-grasps
+    --fail-on-approach-contact``, not for a silent mix."""
     out, _ = tiny_data
     old = tmp_path / "old"
     old.mkdir()
     for f in out.iterdir():
         (old / f.name).write_bytes(f.read_bytes())
     meta = json.loads((old / "meta.json").read_text())
-    del meta["config"]["flat_grasps"]
+    del meta["config"]["flat_grasps"], meta["config"]["allow_contact"]
     (old / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="other settings"):
         generate(GenerateConfig(**TINY), old, progress=False)
-    assert generate(GenerateConfig(**TINY, flat_grasps=False), old, progress=False)["new_shards"] == 0
+    with pytest.raises(ValueError, match="other settings"):
+        generate(GenerateConfig(**TINY, flat_grasps=False), old, progress=False)
+    assert generate(GenerateConfig(**TINY, flat_grasps=False, allow_contact=False), old, progress=False)["new_shards"] == 0
 
 
 @pytest.mark.parametrize("args, message", [
