@@ -63,6 +63,22 @@ def test_a_flat_slab_is_grasped_only_with_flat_grasps(box_world):
         assert 0.045 < result.width < 0.065  # across the slab's 5 or 6 cm
 
 
+@pytest.mark.parametrize("name", ["default"])
+def test_the_shipped_models_top_grasps_lift_a_box(box_world, name):
+    """Out of the box, on one noise-free view of a 5 cm cube: each of the three best grasps lifts it."""
+    from equimanip.policies.grasp.detector import GraspDetector
+
+    obs = box_world.observe(np.random.default_rng(0))
+    grasps = GraspDetector.load(name).detect(obs.points, viewpoint=obs.viewpoint, table_height=obs.table_height,
+                                             top_k=3, num_approach=64)
+    assert len(grasps) == 3
+    snapshot = box_world.sim.save_state()
+    for grasp in grasps:
+        box_world.sim.restore_state(snapshot)
+        result = box_world.execute(grasp.pose, allow_contact=True)
+        assert result.success and result.held == ["box"]
+
+
 def test_grasp_in_empty_air_fails(box_world):
     result = box_world.execute(topdown_pose(0.1, 0.1, 0.01))
     assert not result.success and result.reason == "slipped" and result.width < 0.008
