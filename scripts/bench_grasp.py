@@ -66,7 +66,7 @@ def render(data: dict) -> str:
              "(`--min-score`): a best grasp scored below it is not executed, a new view is taken, the third skip "
              "ends the round. *Flat grasps*: our levelled and rim candidates for flat objects (`sample_edges(flat_grasps=True)`, "
              "the default since they were added; \"no\": Edge Grasp's candidates only, `--no-flat-grasps`, and every cell "
-             "run before).", "",
+             "run before; \"filled columns\": `--fill-columns` too).", "",
              "| detector | scene | objects | on contact | seeds × rounds | GSR % (mean ± std) | DR % (mean ± std) | "
              "attempts | skipped below | flat grasps | wall s | HEAD when run |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -78,7 +78,8 @@ def render(data: dict) -> str:
                      f"{100 * r['gsr']['mean']:.1f} ± {100 * r['gsr']['std']:.1f} | "
                      f"{100 * r['dr']['mean']:.1f} ± {100 * r['dr']['std']:.1f} | {r['attempts']} | "
                      f"{'—' if r.get('min_score') is None else r['min_score']} | "
-                     f"{'yes' if r.get('flat_grasps') else 'no'} | {r['wall_s']:.0f} "
+                     f"{'yes' if r.get('flat_grasps') else 'no'}{', filled columns' if r.get('fill_columns') else ''} | "
+                     f"{r['wall_s']:.0f} "
                      f"| {cell['commit']} |")
     lines += ["", "Commands:", ""]
     for cell in data["cells"].values():
@@ -110,19 +111,22 @@ def run_cells(args: argparse.Namespace, data: dict) -> None:
             key = json.dumps([label, detector, scene, args.objects, args.noise, args.rounds, args.seeds,
                               "closes on contact" if allow_contact else "fails on contact"]
                              + ([] if args.min_score is None else [f"min score {args.min_score}"])
-                             + ([] if args.no_flat_grasps else ["flat grasps"]))
+                             + ([] if args.no_flat_grasps else ["flat grasps"])
+                             + (["fill columns"] if args.fill_columns else []))
             if key in data["cells"] and not args.force:
                 print(f"reusing {label} / {scene}")
                 continue
             spec = EvalSpec(detector=detector, scene=scene, objects=args.objects, noise=args.noise,
-                            allow_contact=allow_contact, min_score=args.min_score, flat_grasps=not args.no_flat_grasps)
+                            allow_contact=allow_contact, min_score=args.min_score, flat_grasps=not args.no_flat_grasps,
+                            fill_columns=args.fill_columns)
             result = evaluate(spec, rounds=args.rounds, seeds=args.seeds, workers=args.workers, progress=True)
             result.pop("rounds_log")
             command = (f"equimanip grasp eval --detector {detector} --scene {scene} --objects '{args.objects}' "
                        f"--rounds {args.rounds} --seeds {' '.join(map(str, args.seeds))} --noise {args.noise}"
                        + ("" if allow_contact else " --fail-on-approach-contact")
                        + ("" if args.min_score is None else f" --min-score {args.min_score}")
-                       + (" --no-flat-grasps" if args.no_flat_grasps else ""))
+                       + (" --no-flat-grasps" if args.no_flat_grasps else "")
+                       + (" --fill-columns" if args.fill_columns else ""))
             data["cells"][key] = {"label": label, "result": result, "command": command, "commit": commit()}
             save(data)
             g, d = result["gsr"], result["dr"]
@@ -165,6 +169,8 @@ def main() -> None:
     parser.add_argument("--no-flat-grasps", action="store_true",
                         help="Edge Grasp's candidates only (default: also levelled and rim candidates for flat objects; "
                              "see `equimanip grasp eval --help`)")
+    parser.add_argument("--fill-columns", action="store_true",
+                        help="prune hands reaching under a seen upward-facing surface (see `equimanip grasp eval --help`)")
     parser.add_argument("--throughput", action="store_true", help="measure data-generation throughput")
     parser.add_argument("--throughput-scenes", type=int, default=6, help="scenes for --throughput (6)")
     args = parser.parse_args()

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from equimanip.policies.grasp.edges import (TABLE_MARGIN, _frames, _table_collision, cloud_collision, grasp_pose_from_edge,
-                                            preprocess_cloud, sample_edges)
+from equimanip.policies.grasp.edges import (TABLE_MARGIN, _frames, _table_collision, cloud_collision, column_points,
+                                            grasp_pose_from_edge, preprocess_cloud, sample_edges)
 from equimanip.policies.grasp.gripper import FRANKA_HAND
 from equimanip.policies.grasp.synthetic import box_cloud
 
@@ -93,6 +93,21 @@ def test_flat_grasps_leave_edge_grasps_of_tall_objects_alone(box):
     assert len(plain) > 0
     torch.testing.assert_close(flat.poses, plain.poses)
     torch.testing.assert_close(flat.edges, plain.edges)
+
+
+def test_filled_columns_prune_hands_reaching_under_a_top_face():
+    # the box as one view from +x, +y sees it: the top and the two faces towards the camera
+    points, normals = box_cloud((0.05, 0.04, 0.06))
+    seen = (normals[:, 2] > 0.5) | (normals[:, 0] > 0.5) | (normals[:, 1] > 0.5)
+    box = preprocess_cloud(points[seen], normals[seen])
+    points, normals = (torch.as_tensor(a) for a in box)
+    filled = column_points(points, normals, 0.0)
+    assert len(filled) > 0 and (filled[:, 2] > 0).all() and (filled[:, 2] < 0.06).all()
+    plain, pruned = _sample(box), _sample(box, fill_columns=True)
+    assert 0 < len(pruned) < len(plain)
+    assert not cloud_collision(filled, pruned.poses[:, :3, :3], pruned.poses[:, :3, 3], G).any()
+    gone = cloud_collision(filled, plain.poses[:, :3, :3], plain.poses[:, :3, 3], G)
+    assert int(gone.sum()) == len(plain) - len(pruned)
 
 
 def test_width_is_clipped_to_the_opening():

@@ -63,14 +63,16 @@ def test_a_flat_slab_is_grasped_only_with_flat_grasps(box_world):
         assert 0.045 < result.width < 0.065  # across the slab's 5 or 6 cm
 
 
-@pytest.mark.parametrize("name", ["default"])
-def test_the_shipped_models_top_grasps_lift_a_box(box_world, name):
-    """Out of the box, on one noise-free view of a 5 cm cube: each of the three best grasps lifts it."""
+@pytest.mark.parametrize("name, fill", [("default", False), ("vn-edge", True)])
+def test_the_shipped_models_top_grasps_lift_a_box(box_world, name, fill):
+    """Out of the box, on one noise-free view of a 5 cm cube: each of the three best grasps lifts it.
+    VN-Edge, which cannot tell up from down, ranks first the grasps that pinch the cube's vertical edge with
+    the far finger inside it, under the seen top face; ``fill_columns`` prunes those."""
     from equimanip.policies.grasp.detector import GraspDetector
 
     obs = box_world.observe(np.random.default_rng(0))
     grasps = GraspDetector.load(name).detect(obs.points, viewpoint=obs.viewpoint, table_height=obs.table_height,
-                                             top_k=3, num_approach=64)
+                                             top_k=3, num_approach=64, fill_columns=fill)
     assert len(grasps) == 3
     snapshot = box_world.sim.save_state()
     for grasp in grasps:

@@ -195,7 +195,8 @@ class GraspDetector:
             return torch.sigmoid(self.model(points, normals, edge_set.edges))
 
     def detect(self, points, normals=None, *, top_k: int | None = 10, viewpoint=None, table_height: float | None = None,
-               num_approach: int = 32, max_edges: int = 4000, seed: int = 0, flat_grasps: bool = True) -> Detections:
+               num_approach: int = 32, max_edges: int = 4000, seed: int = 0, flat_grasps: bool = True,
+               fill_columns: bool = False) -> Detections:
         """Grasps in a point cloud, best first.
 
         Args:
@@ -213,6 +214,8 @@ class GraspDetector:
                 is left, top-down rim grasps on flat objects whose sides the table crop removes
                 (:func:`~equimanip.policies.grasp.edges.sample_edges`; our extension). False: Edge
                 Grasp's candidates only.
+            fill_columns: with a ``table_height``, also prune hands that reach under a seen upward-facing
+                surface, into the inside of the object a single view cannot see (our extension).
 
         Returns:
             :class:`Detections` (empty, with ``reason``, when nothing graspable is found).
@@ -246,7 +249,8 @@ class GraspDetector:
         pt = torch.as_tensor(p, device=self.device)
         nt = torch.as_tensor(n, device=self.device)
         edge_set = sample_edges(pt, nt, num_approach=num_approach, max_edges=max_edges, table_height=table_height,
-                                generator=generator, gripper=self.gripper, flat_grasps=flat_grasps)
+                                generator=generator, gripper=self.gripper, flat_grasps=flat_grasps,
+                                fill_columns=fill_columns)
         t2 = time.perf_counter()
         timings["sample_ms"] = 1000 * (t2 - t1)
         if len(edge_set) == 0:

@@ -342,8 +342,29 @@ def _retry_rims(points: torch.Tensor, normals: torch.Tensor, a_rows: torch.Tenso
     return _replace(frames, keep, rows, alt, ok)
 
 
+def column_points(points: torch.Tensor, normals: torch.Tensor, table_height: float, *, spacing: float = 0.005,
+                  min_normal_z: float = 0.3) -> torch.Tensor:
+    """Points filling the space under every upward-facing point down to the table, ``spacing`` apart.
+
+    A single view sees an object's top and the faces towards the camera, not its inside: a finger
+    under a seen top face is inside the object (or under an overhang it cannot reach), but the cloud
+    alone lets it through."""
+    up = normals[:, 2] > min_normal_z
+    tops = points[up]
+    depth = (tops[:, 2] - table_height).clamp_min(0.0)
+    levels = int(torch.ceil(depth.max() / spacing).item()) if len(tops) else 0
+    if levels == 0:
+        return points.new_zeros((0, 3))
+    steps = torch.arange(1, levels + 1, dtype=points.dtype, device=points.device) * spacing  # (L,)
+    below = tops.unsqueeze(1).repeat(1, levels, 1)
+    below[:, :, 2] -= steps
+    keep = steps.unsqueeze(0) < depth.unsqueeze(1)
+    return below[keep]
+
+
 def _collision_free(points: torch.Tensor, idx: torch.Tensor, ball_mask: torch.Tensor, ball_of: torch.Tensor,
-                    sel: torch.Tensor, frames: tuple[torch.Tensor, ...], gripper: GripperGeometry) -> torch.Tensor:
+                    sel: torch.Tensor, frames: tuple[torch.Tensor, ...], gripper: GripperGeometry,
+                    filled: torch.Tensor | None = None) -> torch.Tensor:
     """The edges of ``sel`` whose open hand is free of the cloud.
 
     Most candidates that collide do so with the surface around their approach point (a finger through
@@ -358,12 +379,15 @@ def _collision_free(points: torch.Tensor, idx: torch.Tensor, ball_mask: torch.Te
     sel = sel[local_free]
     if sel.numel():
         sel = sel[~cloud_collision(points, rot[sel], tcp[sel], gripper)]
+    if sel.numel() and filled is not None and len(filled):
+        sel = sel[~cloud_collision(filled, rot[sel], tcp[sel], gripper)]
     return sel
 
 def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.ndarray, *, num_approach: int = 32,
                  radius: float = 0.05, min_dist: float = 0.003, max_dist: float = 0.038, max_edges: int = 4000,
                  table_height: float | None = None, generator: torch.Generator | None = None,
-                 gripper: GripperGeometry = FRANKA_HAND, flat_grasps: bool = True) -> EdgeSet:
+                 gripper: GripperGeometry = FRANKA_HAND, flat_grasps: bool = True,
+                 fill_columns: bool = False) -> EdgeSet:
     """Sample and prune candidate edge grasps of a preprocessed cloud (Huang et al. 2023).
 
     Approach points by farthest-point sampling; contacts in a ball of ``radius`` around each, at a
@@ -391,6 +415,9 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
             (FPS from index 0, the first ``max_edges`` edges in order).
         gripper: hand geometry.
         flat_grasps: levelled and rim retries for flat objects (see above; needs ``table_height``).
+        fill_columns: also prune open hands that reach under an upward-facing point (the space down to
+            the table counts as occupied: :func:`column_points`; needs ``table_height``; our extension,
+            off by default until measured on every benchmark cell).
 
     Returns:
         An :class:`EdgeSet` (empty when nothing survives).
@@ -420,12 +447,13 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
     if table_height is not None and flat_grasps:
         frames, keep = _retry_levelled(points, normals, a_rows, c_rows, dist[mask], frames, keep,
                                        float(table_height), gripper)
-    sel = _collision_free(points, idx, ball_mask, ball_of, keep.nonzero().squeeze(1), frames, gripper)
+    filled = column_points(points, normals, float(table_height)) if table_height is not None and fill_columns else None
+    sel = _collision_free(points, idx, ball_mask, ball_of, keep.nonzero().squeeze(1), frames, gripper, filled)
     if table_height is not None and flat_grasps and sel.numel() == 0:
         # nothing left: the cloud may be flat objects whose sides are cropped with the table
         frames, keep = _retry_rims(points, normals, a_rows, c_rows, dist[mask], frames, keep, float(table_height),
                                    gripper)
-        sel = _collision_free(points, idx, ball_mask, ball_of, keep.nonzero().squeeze(1), frames, gripper)
+        sel = _collision_free(points, idx, ball_mask, ball_of, keep.nonzero().squeeze(1), frames, gripper, filled)
     rot, tcp, depth, half_baseline, _ = frames
     if sel.numel() > max_edges:
         if generator is None:
