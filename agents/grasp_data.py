@@ -22,7 +22,8 @@ import numpy as np
 from equimanip.atomic import write_json
 
 FORMAT_VERSION = 1
-PREDATING_CONFIG = {"flat_grasps": False, "allow_contact": False}  # what data written before a config field was made with
+# what data written before a config field was made with
+PREDATING_CONFIG = {"flat_grasps": False, "allow_contact": False, "fill_columns": False}
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class GenerateConfig:
     # what a contact on the approach means for a label: the hand closes there (True: the evaluation's rule,
     # VGN's clutter removal) or the attempt fails (False: VGN's data generation, and data made before)
     allow_contact: bool = True
+    fill_columns: bool = False  # prune candidates as the detector's filled columns do (sample_edges)
 
     def __post_init__(self) -> None:
         from equimanip.envs.grasping.world import SCENES
@@ -95,7 +97,8 @@ def _label(world: Any, config: GenerateConfig, scene_index: int) -> dict[str, An
         return empty
     generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
     candidates = sample_edges(points, normals, num_approach=config.num_approach, table_height=obs.table_height,
-                              generator=generator, flat_grasps=config.flat_grasps)
+                              generator=generator, flat_grasps=config.flat_grasps,
+                              fill_columns=config.fill_columns)
     if len(candidates) == 0:
         return empty
     chosen = np.sort(rng.choice(len(candidates), size=min(config.grasps_per_scene, len(candidates)), replace=False))

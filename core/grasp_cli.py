@@ -11,6 +11,9 @@ NO_FLAT_HELP = ("Edge Grasp's candidates only. By default a pruned edge whose co
                 "horizontal is retried with it levelled, and when no candidate is left, contacts on the rim of an "
                 "upward-facing surface are tried as top-down grasps: flat objects, whose sides the table crop all but "
                 "removes, otherwise get no candidate at all (our extension)")
+NO_FILL_HELP = ("the cloud alone decides collisions. By default the space under every seen upward-facing point, down "
+                "to the table, counts as occupied, so a hand reaching inside an object under its top face (the far "
+                "finger of many side grasps, in space one view does not see) is pruned (our extension)")
 
 def cmd_grasp_generate(args: argparse.Namespace) -> int:
     from equimanip.agents.grasp_data import GenerateConfig, generate
@@ -18,7 +21,7 @@ def cmd_grasp_generate(args: argparse.Namespace) -> int:
     config = GenerateConfig(objects=args.objects, scene=args.scene, scenes=args.scenes, num_objects=args.num_objects,
                             grasps_per_scene=args.grasps_per_scene, num_approach=args.num_approach, noise=args.noise,
                             seed=args.seed, shard_size=args.shard_size, flat_grasps=not args.no_flat_grasps,
-                            allow_contact=not args.fail_on_approach_contact)
+                            allow_contact=not args.fail_on_approach_contact, fill_columns=args.fill_columns)
     summary = generate(config, Path(args.out), workers=args.workers, ray_address=args.ray, progress=not args.no_progress)
     print(f"{summary['out']}: {summary['shards']} shards ({summary['new_shards']} new), {summary['new_grasps']} new "
           f"labelled grasps ({summary['new_positives']} successful) in {summary['wall_s']:.1f} s: "
@@ -34,7 +37,7 @@ def cmd_grasp_eval(args: argparse.Namespace) -> int:
     spec = EvalSpec(detector=args.detector, scene=args.scene, objects=args.objects, num_objects=args.num_objects,
                     noise=args.noise, device=args.device, allow_contact=not args.fail_on_approach_contact,
                     min_score=args.min_score, flat_grasps=not args.no_flat_grasps,
-                    fill_columns=args.fill_columns)
+                    fill_columns=not args.no_fill_columns)
     result = evaluate(spec, rounds=args.rounds, seeds=args.seeds, workers=args.workers, progress=not args.no_progress,
                       video=args.video)
     g, d = result["gsr"], result["dr"]
@@ -94,11 +97,7 @@ def add_grasp_parser(sub: argparse._SubParsersAction) -> None:
                         "such skip ends the round. Edge Grasp Network's evaluation uses 0.85 (default: execute "
                         "every best grasp)")
     g.add_argument("--no-flat-grasps", action="store_true", help=NO_FLAT_HELP)
-    g.add_argument("--fill-columns", action="store_true",
-                   help="also prune grasps whose open hand reaches under a seen upward-facing surface: the space "
-                        "from it down to the table counts as occupied, since one view does not see an object's inside "
-                        "(our extension, off by default: it lifts VGN's packed objects and costs pile scenes, "
-                        "docs/grasp.md)")
+    g.add_argument("--no-fill-columns", action="store_true", help=NO_FILL_HELP)
     g.add_argument("--json", metavar="PATH", help="write gsr, dr (mean, std, per seed), attempts and the per-round log")
     g.add_argument("--video", metavar="PATH", help="also write an mp4 of the first round of the first seed")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -125,6 +124,9 @@ def add_grasp_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--shard-size", dest="shard_size", type=int, default=8, metavar="M", help="scenes per shard (8)")
     g.add_argument("--no-flat-grasps", action="store_true", help=NO_FLAT_HELP.replace("Edge Grasp's candidates only",
                    "label Edge Grasp's candidates only"))
+    g.add_argument("--fill-columns", action="store_true",
+                   help="label only candidates that pass the detector's filled-column check (by default the hands it "
+                        "would prune are labelled too, mostly as failures)")
     g.add_argument("--fail-on-approach-contact", action="store_true",
                    help="label an attempt whose approach touches anything a failure (VGN's data generation, and the "
                         "data the shipped models were trained on); by default the hand closes where it stopped, as "

@@ -66,7 +66,8 @@ def render(data: dict) -> str:
              "(`--min-score`): a best grasp scored below it is not executed, a new view is taken, the third skip "
              "ends the round. *Flat grasps*: our levelled and rim candidates for flat objects (`sample_edges(flat_grasps=True)`, "
              "the default since they were added; \"no\": Edge Grasp's candidates only, `--no-flat-grasps`, and every cell "
-             "run before; \"filled columns\": `--fill-columns` too).", "",
+             "run before; \"filled columns\": the filled-column check too, the default since the eighth session, "
+             "`--no-fill-columns` turns it off).", "",
              "| detector | scene | objects | on contact | seeds × rounds | GSR % (mean ± std) | DR % (mean ± std) | "
              "attempts | skipped below | flat grasps | wall s | HEAD when run |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -112,13 +113,13 @@ def run_cells(args: argparse.Namespace, data: dict) -> None:
                               "closes on contact" if allow_contact else "fails on contact"]
                              + ([] if args.min_score is None else [f"min score {args.min_score}"])
                              + ([] if args.no_flat_grasps else ["flat grasps"])
-                             + (["fill columns"] if args.fill_columns else []))
+                             + ([] if args.no_fill_columns else ["fill columns"]))
             if key in data["cells"] and not args.force:
                 print(f"reusing {label} / {scene}")
                 continue
             spec = EvalSpec(detector=detector, scene=scene, objects=args.objects, noise=args.noise,
                             allow_contact=allow_contact, min_score=args.min_score, flat_grasps=not args.no_flat_grasps,
-                            fill_columns=args.fill_columns)
+                            fill_columns=not args.no_fill_columns)
             result = evaluate(spec, rounds=args.rounds, seeds=args.seeds, workers=args.workers, progress=True)
             result.pop("rounds_log")
             command = (f"equimanip grasp eval --detector {detector} --scene {scene} --objects '{args.objects}' "
@@ -126,7 +127,7 @@ def run_cells(args: argparse.Namespace, data: dict) -> None:
                        + ("" if allow_contact else " --fail-on-approach-contact")
                        + ("" if args.min_score is None else f" --min-score {args.min_score}")
                        + (" --no-flat-grasps" if args.no_flat_grasps else "")
-                       + (" --fill-columns" if args.fill_columns else ""))
+                       + (" --no-fill-columns" if args.no_fill_columns else ""))
             data["cells"][key] = {"label": label, "result": result, "command": command, "commit": commit()}
             save(data)
             g, d = result["gsr"], result["dr"]
@@ -169,8 +170,9 @@ def main() -> None:
     parser.add_argument("--no-flat-grasps", action="store_true",
                         help="Edge Grasp's candidates only (default: also levelled and rim candidates for flat objects; "
                              "see `equimanip grasp eval --help`)")
-    parser.add_argument("--fill-columns", action="store_true",
-                        help="prune hands reaching under a seen upward-facing surface (see `equimanip grasp eval --help`)")
+    parser.add_argument("--no-fill-columns", action="store_true",
+                        help="the cloud alone decides collisions (default: hands reaching under a seen upward-facing "
+                             "surface are pruned too; see `equimanip grasp eval --help`)")
     parser.add_argument("--throughput", action="store_true", help="measure data-generation throughput")
     parser.add_argument("--throughput-scenes", type=int, default=6, help="scenes for --throughput (6)")
     args = parser.parse_args()

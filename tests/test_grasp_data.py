@@ -95,7 +95,7 @@ def test_data_from_before_flat_grasps_resumes_only_without_them(tiny_data, tmp_p
     for f in out.iterdir():
         (old / f.name).write_bytes(f.read_bytes())
     meta = json.loads((old / "meta.json").read_text())
-    del meta["config"]["flat_grasps"], meta["config"]["allow_contact"]
+    del meta["config"]["flat_grasps"], meta["config"]["allow_contact"], meta["config"]["fill_columns"]
     (old / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="other settings"):
         generate(GenerateConfig(**TINY), old, progress=False)
@@ -149,11 +149,16 @@ def test_eval_cli_writes_gsr_dr_and_the_round_log(tmp_path):
     assert "GSR" in run.stdout
 
 
-def test_generate_train_eval_through_the_cli(tiny_data, tmp_path, capsys):
+def test_generate_train_eval_through_the_cli(tmp_path, capsys):
     """The user's pipeline end to end on a tiny scene: data -> a few training steps -> benchmark."""
     from equimanip.cli import main
 
-    data, _ = tiny_data
+    # strict labels: under the evaluation's rule all 16 grasps of these scenes hold, and training refuses one class
+    data = tmp_path / "data"
+    generate = cli("grasp", "generate", "--scene", "packed", "--scenes", "2", "--grasps-per-scene", "8", "--num-approach",
+                   "32", "--shard-size", "1", "--num-objects", "3", "--seed", "1", "--fail-on-approach-contact",
+                   "--out", str(data), "--no-progress")
+    assert generate.returncode == 0, generate.stderr
     run = tmp_path / "run"
     train = cli("grasp", "train", "--data", str(data), "--model", "edge", "--out", str(run), "--steps", "2",
                 "--batch-scenes", "1", "--edges-per-scene", "4", "--val-every", "2", "--checkpoint-every", "2",

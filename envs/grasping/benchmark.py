@@ -133,7 +133,7 @@ def summarize(logs: Iterable[RoundLog]) -> dict[str, Any]:
 
 # -- detectors as planners ------------------------------------------------------------------------
 def detector_planner(detector: Any, num_approach: int = 64, flat_grasps: bool = True,
-                     fill_columns: bool = False) -> Planner:
+                     fill_columns: bool = True) -> Planner:
     """Wrap a :class:`~equimanip.policies.grasp.detector.GraspDetector`: its top-scoring grasp, from
     ``num_approach`` approach points (the paper samples 32–64)."""
 
@@ -163,7 +163,7 @@ class EvalSpec:
     allow_contact: bool = True  # VGN's evaluation convention (see GraspWorld.execute)
     min_score: float | None = None  # skip best grasps scored below it (Edge Grasp: 0.85); None: never skip
     flat_grasps: bool = True  # levelled and rim candidates for flat objects (sample_edges); False: Edge Grasp's only
-    fill_columns: bool = False  # prune hands reaching under a seen upward-facing surface (sample_edges)
+    fill_columns: bool = True  # prune hands reaching under a seen upward-facing surface (sample_edges)
 
 
 def _spec_round(spec: EvalSpec, world: GraspWorld, planner: Planner, seed: int, round_index: int,

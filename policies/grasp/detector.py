@@ -196,7 +196,7 @@ class GraspDetector:
 
     def detect(self, points, normals=None, *, top_k: int | None = 10, viewpoint=None, table_height: float | None = None,
                num_approach: int = 32, max_edges: int = 4000, seed: int = 0, flat_grasps: bool = True,
-               fill_columns: bool = False) -> Detections:
+               fill_columns: bool = True) -> Detections:
         """Grasps in a point cloud, best first.
 
         Args:
@@ -215,7 +215,8 @@ class GraspDetector:
                 (:func:`~equimanip.policies.grasp.edges.sample_edges`; our extension). False: Edge
                 Grasp's candidates only.
             fill_columns: with a ``table_height``, also prune hands that reach under a seen upward-facing
-                surface, into the inside of the object a single view cannot see (our extension).
+                surface, into the inside of the object a single view cannot see (our extension; False: the
+                cloud alone).
 
         Returns:
             :class:`Detections` (empty, with ``reason``, when nothing graspable is found).

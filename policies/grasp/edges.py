@@ -387,7 +387,7 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
                  radius: float = 0.05, min_dist: float = 0.003, max_dist: float = 0.038, max_edges: int = 4000,
                  table_height: float | None = None, generator: torch.Generator | None = None,
                  gripper: GripperGeometry = FRANKA_HAND, flat_grasps: bool = True,
-                 fill_columns: bool = False) -> EdgeSet:
+                 fill_columns: bool = True) -> EdgeSet:
     """Sample and prune candidate edge grasps of a preprocessed cloud (Huang et al. 2023).
 
     Approach points by farthest-point sampling; contacts in a ball of ``radius`` around each, at a
@@ -416,8 +416,9 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
         gripper: hand geometry.
         flat_grasps: levelled and rim retries for flat objects (see above; needs ``table_height``).
         fill_columns: also prune open hands that reach under an upward-facing point (the space down to
-            the table counts as occupied: :func:`column_points`; needs ``table_height``; our extension,
-            off by default until measured on every benchmark cell).
+            the table counts as occupied: :func:`column_points`; needs ``table_height``; our extension).
+            A single view does not see an object's inside, and without it the far finger of many side
+            grasps ends inside the object.
 
     Returns:
         An :class:`EdgeSet` (empty when nothing survives).
