@@ -452,9 +452,11 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
     sel = _collision_free(points, idx, ball_mask, ball_of, keep.nonzero().squeeze(1), frames, gripper, filled)
     if table_height is not None and flat_grasps and sel.numel() == 0:
         # nothing left: the cloud may be flat objects whose sides are cropped with the table
-        frames, keep = _retry_rims(points, normals, a_rows, c_rows, dist[mask], frames, keep, float(table_height),
+        # (every edge kept so far collided: only the rim edges need the collision checks)
+        frames, rims = _retry_rims(points, normals, a_rows, c_rows, dist[mask], frames, keep, float(table_height),
                                    gripper)
-        sel = _collision_free(points, idx, ball_mask, ball_of, keep.nonzero().squeeze(1), frames, gripper, filled)
+        sel = _collision_free(points, idx, ball_mask, ball_of, (rims & ~keep).nonzero().squeeze(1), frames, gripper,
+                              filled)
     rot, tcp, depth, half_baseline, _ = frames
     if sel.numel() > max_edges:
         if generator is None:
