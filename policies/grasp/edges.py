@@ -442,19 +442,18 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
     c_rows = idx[mask]
     if a_rows.numel() == 0:
         return EdgeSet.empty(points.device, points.dtype)
-    p_a, p_c, n_c = points[a_rows], points[c_rows], normals[c_rows]
-    frames = _frames(p_a, p_c, n_c, gripper)
-    keep = _frame_ok(frames, dist[mask], table_height, gripper)
-    if table_height is not None and flat_grasps:
-        frames, keep = _retry_levelled(points, normals, a_rows, c_rows, dist[mask], frames, keep,
-                                       float(table_height), gripper)
-    filled = column_points(points, normals, float(table_height)) if table_height is not None and fill_columns else None
+    dist = dist[mask]
+    table = None if table_height is None else float(table_height)
+    frames = _frames(points[a_rows], points[c_rows], normals[c_rows], gripper)
+    keep = _frame_ok(frames, dist, table, gripper)
+    if table is not None and flat_grasps:
+        frames, keep = _retry_levelled(points, normals, a_rows, c_rows, dist, frames, keep, table, gripper)
+    filled = column_points(points, normals, table) if table is not None and fill_columns else None
     sel = _collision_free(points, idx, ball_mask, ball_of, keep.nonzero().squeeze(1), frames, gripper, filled)
-    if table_height is not None and flat_grasps and sel.numel() == 0:
+    if table is not None and flat_grasps and sel.numel() == 0:
         # nothing left: the cloud may be flat objects whose sides are cropped with the table
         # (every edge kept so far collided: only the rim edges need the collision checks)
-        frames, rims = _retry_rims(points, normals, a_rows, c_rows, dist[mask], frames, keep, float(table_height),
-                                   gripper)
+        frames, rims = _retry_rims(points, normals, a_rows, c_rows, dist, frames, keep, table, gripper)
         sel = _collision_free(points, idx, ball_mask, ball_of, (rims & ~keep).nonzero().squeeze(1), frames, gripper,
                               filled)
     rot, tcp, depth, half_baseline, _ = frames
