@@ -48,7 +48,7 @@ def cmd_grasp_eval(args: argparse.Namespace) -> int:
         write_json(args.json, result)
         print(f"wrote {args.json}")
     else:
-        print(json.dumps({k: result[k] for k in ("gsr", "dr", "attempts", "rounds", "end_reasons")}))
+        print(json.dumps({k: result[k] for k in ("gsr", "dr", "attempts", "rounds", "end_reasons", "failures")}))
     if args.video:
         print(f"wrote {args.video}")
     return 0

@@ -67,17 +67,19 @@ def render(data: dict) -> str:
              "ends the round. *Flat grasps*: our levelled and rim candidates for flat objects (`sample_edges(flat_grasps=True)`, "
              "the default since they were added; \"no\": Edge Grasp's candidates only, `--no-flat-grasps`, and every cell "
              "run before; \"filled columns\": the filled-column check too, the default since the eighth session, "
-             "`--no-fill-columns` turns it off).", "",
+             "`--no-fill-columns` turns it off). *Failures*: collision before the grasp pose (pre-grasp or approach) / "
+             "closed on nothing after the approach stopped on a contact / closed on nothing at the grasp pose (cells "
+             "run before the count was kept: —).", "",
              "| detector | scene | objects | on contact | seeds × rounds | GSR % (mean ± std) | DR % (mean ± std) | "
-             "attempts | skipped below | flat grasps | wall s | HEAD when run |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "attempts | failures | skipped below | flat grasps | wall s | HEAD when run |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for cell in data["cells"].values():
         r = cell["result"]
         contact = {True: "closes", False: "fails"}.get(r.get("allow_contact"), "fails, old retreat")
         lines.append(f"| {cell['label']} | {r['scene']} | `{r['objects']}` | {contact} | "
                      f"{len(r['seeds'])} × {r['rounds_per_seed']} | "
                      f"{100 * r['gsr']['mean']:.1f} ± {100 * r['gsr']['std']:.1f} | "
-                     f"{100 * r['dr']['mean']:.1f} ± {100 * r['dr']['std']:.1f} | {r['attempts']} | "
+                     f"{100 * r['dr']['mean']:.1f} ± {100 * r['dr']['std']:.1f} | {r['attempts']} | {_failures(r)} | "
                      f"{'—' if r.get('min_score') is None else r['min_score']} | "
                      f"{'yes' if r.get('flat_grasps') else 'no'}{', filled columns' if r.get('fill_columns') else ''} | "
                      f"{r['wall_s']:.0f} "
@@ -98,6 +100,13 @@ def render(data: dict) -> str:
     lines += ["", "Detection latency and its growth with the cloud size: "
               "[`grasp_latency.md`](grasp_latency.md) (`scripts/bench_grasp_latency.py`)."]
     return "\n".join(lines) + "\n"
+
+
+def _failures(result: dict) -> str:
+    f = result.get("failures")
+    if f is None:
+        return "—"
+    return f"{f['pregrasp_collision'] + f['approach_collision']} / {f['closed_after_contact']} / {f['closed_at_pose']}"
 
 
 def run_cells(args: argparse.Namespace, data: dict) -> None:

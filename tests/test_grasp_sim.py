@@ -213,6 +213,17 @@ def test_summary_arithmetic():
     assert s["dr"]["mean"] == pytest.approx((6 / 9 + 1) / 2) and s["attempts"] == 15 and s["rounds"] == 3
 
 
+def test_summary_counts_why_attempts_failed():
+    attempts = [{"success": True, "reason": "success", "approach_contact": True},
+                {"success": False, "reason": "slipped", "approach_contact": True},
+                {"success": False, "reason": "slipped", "approach_contact": False},
+                {"success": False, "reason": "approach_collision", "approach_contact": False},
+                {"success": False, "reason": "slipped", "approach_contact": True}]
+    s = summarize([RoundLog(seed=0, round=0, objects=5, attempts=attempts)])
+    assert s["failures"] == {"pregrasp_collision": 0, "approach_collision": 1, "closed_after_contact": 2,
+                             "closed_at_pose": 1}
+
+
 def test_default_split_is_disjoint_and_skips_broken_meshes():
     train = load_object_set("random-urdfs-train").urdfs
     test = load_object_set("random-urdfs-test").urdfs

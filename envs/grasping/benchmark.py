@@ -128,7 +128,20 @@ def summarize(logs: Iterable[RoundLog]) -> dict[str, Any]:
         "end_reasons": {r: sum(log.end == r for log in logs)
                         for r in ("clear", "no_grasp", "failures", "max_attempts", "low_score")},
         "skips": int(sum(log.skips for log in logs)),
+        "failures": _failure_kinds([a for log in logs for a in log.attempts if not a["success"]]),
     }
+
+
+def _failure_kinds(failed: list[dict[str, Any]]) -> dict[str, int]:
+    """Why attempts failed: a collision before the approach, or the hand closed and held nothing, after its
+    approach stopped on a contact ("closed_after_contact") or at the grasp pose ("closed_at_pose")."""
+    kinds = {"pregrasp_collision": 0, "approach_collision": 0, "closed_after_contact": 0, "closed_at_pose": 0}
+    for a in failed:
+        if a.get("reason") in kinds:
+            kinds[a["reason"]] += 1
+        else:
+            kinds["closed_after_contact" if a.get("approach_contact") else "closed_at_pose"] += 1
+    return kinds
 
 
 # -- detectors as planners ------------------------------------------------------------------------
