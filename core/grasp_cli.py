@@ -15,6 +15,11 @@ NO_FILL_HELP = ("the cloud alone decides collisions. By default the space under 
                 "to the table, counts as occupied, so a hand reaching inside an object under its top face (the far "
                 "finger of many side grasps, in space one view does not see) is pruned (our extension)")
 
+CLEAR_APPROACH_HELP = ("also prune hands whose way in, from the pre-grasp pose 5 cm back along the approach, meets "
+                       "the cloud or the filled columns: such an approach stops on the contact and the hand closes "
+                       "short of its grasp (our extension; default: only the hand at its grasp pose is checked)")
+
+
 def cmd_grasp_generate(args: argparse.Namespace) -> int:
     from equimanip.agents.grasp_data import GenerateConfig, generate
 
@@ -37,7 +42,7 @@ def cmd_grasp_eval(args: argparse.Namespace) -> int:
     spec = EvalSpec(detector=args.detector, scene=args.scene, objects=args.objects, num_objects=args.num_objects,
                     noise=args.noise, device=args.device, allow_contact=not args.fail_on_approach_contact,
                     min_score=args.min_score, flat_grasps=not args.no_flat_grasps,
-                    fill_columns=not args.no_fill_columns)
+                    fill_columns=not args.no_fill_columns, clear_approach=args.clear_approach)
     result = evaluate(spec, rounds=args.rounds, seeds=args.seeds, workers=args.workers, progress=not args.no_progress,
                       video=args.video)
     g, d = result["gsr"], result["dr"]
@@ -98,6 +103,7 @@ def add_grasp_parser(sub: argparse._SubParsersAction) -> None:
                         "every best grasp)")
     g.add_argument("--no-flat-grasps", action="store_true", help=NO_FLAT_HELP)
     g.add_argument("--no-fill-columns", action="store_true", help=NO_FILL_HELP)
+    g.add_argument("--clear-approach", action="store_true", help=CLEAR_APPROACH_HELP)
     g.add_argument("--json", metavar="PATH", help="write gsr, dr (mean, std, per seed), attempts and the per-round log")
     g.add_argument("--video", metavar="PATH", help="also write an mp4 of the first round of the first seed")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -192,6 +192,47 @@ def test_cloud_collision_volumes(point, collides):
     assert bool(cloud_collision(pts, torch.eye(3)[None], torch.zeros(1, 3))[0]) is collides
 
 
+@pytest.mark.parametrize("point, swept", [
+    ((0.0, 0.0, -G.finger_depth - G.palm_height - 0.02), True),  # behind the palm, on the way in
+    ((0.0, 0.0, -G.finger_depth - G.palm_height - 0.06), False),  # further back than the pre-grasp pose
+    ((0.0, 0.0, -0.02), False),  # between the fingers all the way in
+    ((0.0, G.palm_half_width + 0.01, -G.finger_depth - G.palm_height - 0.02), False),  # beside the path
+], ids=["on-path", "beyond-pregrasp", "between", "beside"])
+def test_the_swept_hand_collides_with_what_lies_on_its_way_in(point, swept):
+    pts, rot, tcp = torch.tensor([point]), torch.eye(3)[None], torch.zeros(1, 3)
+    assert not cloud_collision(pts, rot, tcp)[0]
+    assert bool(cloud_collision(pts, rot, tcp, sweep=0.05)[0]) is swept
+
+
+def test_clear_approach_prunes_hands_whose_way_in_meets_the_cloud(box):
+    # a shelf 22 cm up, over the box: clear of the hands at their grasp poses, across the way in of top-down ones
+    xy = np.stack(np.meshgrid(np.linspace(-0.1, 0.1, 41), np.linspace(-0.1, 0.1, 41)), -1).reshape(-1, 2)
+    shelf = np.concatenate([xy, np.full((len(xy), 1), 0.22)], 1).astype(np.float32)
+    down = np.tile(np.float32([0.0, 0.0, -1.0]), (len(xy), 1))
+    scene = (np.concatenate([box[0], shelf]), np.concatenate([box[1], down]))
+    def sample(clear: bool):  # enough approach points for the box among the shelf's
+        return sample_edges(*scene, num_approach=200, table_height=0.0, generator=torch.Generator().manual_seed(0),
+                            fill_columns=False, clear_approach=clear)
+
+    plain, clear = sample(False), sample(True)
+    assert 0 < len(clear) < len(plain)
+    points = torch.as_tensor(scene[0])
+    assert not cloud_collision(points, clear.poses[:, :3, :3], clear.poses[:, :3, 3], G, sweep=0.05).any()
+    hit = cloud_collision(points, plain.poses[:, :3, :3], plain.poses[:, :3, 3], G, sweep=0.05)
+    assert int(hit.sum()) == len(plain) - len(clear)
+    def top_down(es):  # approach axis within 26° of straight down: the way in crosses the shelf's height
+        return int((es.poses[:, 2, 2] < -0.9).sum())
+
+    assert top_down(clear) < top_down(plain)
+
+
+def test_the_sweep_starts_at_the_simulated_pregrasp_pose():
+    from equimanip.envs.grasping.world import PREGRASP
+    from equimanip.policies.grasp.edges import APPROACH_SWEEP
+
+    assert APPROACH_SWEEP == PREGRASP
+
+
 def test_sampled_open_hands_do_not_collide_with_the_cloud(box, box_edges):
     points = torch.as_tensor(box[0])
     es = box_edges

@@ -145,16 +145,15 @@ def _failure_kinds(failed: list[dict[str, Any]]) -> dict[str, int]:
 
 
 # -- detectors as planners ------------------------------------------------------------------------
-def detector_planner(detector: Any, num_approach: int = 64, flat_grasps: bool = True,
-                     fill_columns: bool = True) -> Planner:
+def detector_planner(detector: Any, num_approach: int = 64, **candidates: bool) -> Planner:
     """Wrap a :class:`~equimanip.policies.grasp.detector.GraspDetector`: its top-scoring grasp, from
-    ``num_approach`` approach points (the paper samples 32–64)."""
+    ``num_approach`` approach points (the paper samples 32–64). ``candidates``: the candidate options of
+    ``detect`` (``flat_grasps``, ``fill_columns``, ``clear_approach``)."""
 
     def plan(observation: Observation, rng: np.random.Generator) -> tuple[np.ndarray, float] | None:
         grasps = detector.detect(observation.points, viewpoint=observation.viewpoint,
                                  table_height=observation.table_height, top_k=1, num_approach=num_approach,
-                                 seed=int(rng.integers(2**31)), flat_grasps=flat_grasps,
-                                 fill_columns=fill_columns)
+                                 seed=int(rng.integers(2**31)), **candidates)
         if not grasps:
             return None
         return np.asarray(grasps[0].pose, dtype=float), float(grasps[0].score)
@@ -177,6 +176,13 @@ class EvalSpec:
     min_score: float | None = None  # skip best grasps scored below it (Edge Grasp: 0.85); None: never skip
     flat_grasps: bool = True  # levelled and rim candidates for flat objects (sample_edges); False: Edge Grasp's only
     fill_columns: bool = True  # prune hands reaching under a seen upward-facing surface (sample_edges)
+    clear_approach: bool = False  # prune hands whose way in from the pre-grasp pose meets the cloud (sample_edges)
+
+    @property
+    def candidates(self) -> dict[str, bool]:
+        """The candidate options of ``GraspDetector.detect``."""
+        return {"flat_grasps": self.flat_grasps, "fill_columns": self.fill_columns,
+                "clear_approach": self.clear_approach}
 
 
 def _spec_round(spec: EvalSpec, world: GraspWorld, planner: Planner, seed: int, round_index: int,
@@ -195,7 +201,7 @@ def _play(spec: EvalSpec, jobs: list[tuple[int, int]], queue: Any = None, worker
         torch.set_num_threads(1)
     objects = load_object_set(spec.objects)
     planner = detector_planner(GraspDetector.load(spec.detector, device=spec.device), spec.num_approach,
-                               spec.flat_grasps, spec.fill_columns)
+                               **spec.candidates)
     out = []
     for seed, r in jobs:
         # a fresh world per round: Bullet's results depend on a world's history, and a round must
@@ -251,7 +257,7 @@ def evaluate(spec: EvalSpec, *, rounds: int, seeds: list[int], workers: int = 1,
     summary.update({"detector": spec.detector, "scene": spec.scene, "objects": spec.objects,
                     "num_objects": spec.num_objects, "noise": spec.noise, "num_approach": spec.num_approach,
                     "allow_contact": spec.allow_contact, "min_score": spec.min_score,
-                    "flat_grasps": spec.flat_grasps, "fill_columns": spec.fill_columns, "seeds": list(seeds),
+                    **spec.candidates, "seeds": list(seeds),
                     "rounds_per_seed": rounds, "wall_s": round(time.perf_counter() - start, 2), "workers": workers,
                     "rounds_log": logs})
     if video:
@@ -275,7 +281,7 @@ def record_video(spec: EvalSpec, seed: int, path: str, *, fps: int = 20) -> None
 
     world = GraspWorld(load_object_set(spec.objects), camera=DepthCamera(noise=spec.noise))
     planner = detector_planner(GraspDetector.load(spec.detector, device=spec.device), spec.num_approach,
-                               spec.flat_grasps, spec.fill_columns)
+                               **spec.candidates)
     view = look_at(np.array([0.45, -0.45, 0.45]), np.array([0.0, 0.0, 0.05]), np.array([0.0, 0.0, 1.0]))
     projection = perspective(45.0, 4 / 3, 0.05, 3.0)
     frames: list[np.ndarray] = []

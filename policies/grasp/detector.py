@@ -196,7 +196,7 @@ class GraspDetector:
 
     def detect(self, points, normals=None, *, top_k: int | None = 10, viewpoint=None, table_height: float | None = None,
                num_approach: int = 32, max_edges: int = 4000, seed: int = 0, flat_grasps: bool = True,
-               fill_columns: bool = True) -> Detections:
+               fill_columns: bool = True, clear_approach: bool = False) -> Detections:
         """Grasps in a point cloud, best first.
 
         Args:
@@ -217,6 +217,8 @@ class GraspDetector:
             fill_columns: with a ``table_height``, also prune hands that reach under a seen upward-facing
                 surface, into the inside of the object a single view cannot see (our extension; False: the
                 cloud alone).
+            clear_approach: also prune hands whose way in from the pre-grasp pose (5 cm back along the
+                approach) meets the cloud or the filled columns (our extension).
 
         Returns:
             :class:`Detections` (empty, with ``reason``, when nothing graspable is found).
@@ -251,7 +253,7 @@ class GraspDetector:
         nt = torch.as_tensor(n, device=self.device)
         edge_set = sample_edges(pt, nt, num_approach=num_approach, max_edges=max_edges, table_height=table_height,
                                 generator=generator, gripper=self.gripper, flat_grasps=flat_grasps,
-                                fill_columns=fill_columns)
+                                fill_columns=fill_columns, clear_approach=clear_approach)
         t2 = time.perf_counter()
         timings["sample_ms"] = 1000 * (t2 - t1)
         if len(edge_set) == 0:

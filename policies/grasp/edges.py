@@ -36,6 +36,8 @@ TABLE_CROP = 0.005  # preprocess_cloud(table_height=...) drops the points this c
 # tolerated 3 mm inside the palm most of the heuristic's top grasps did.
 COLLISION_TOLERANCE = -0.002
 PALM_CLEARANCE = 0.003  # the approach point itself must lie this far in front of the palm face
+# how far back along the approach the hand starts (VGN's pre-grasp distance, envs.grasping.world.PREGRASP)
+APPROACH_SWEEP = 0.05
 MAX_BALL_POINTS = 1024  # contact candidates kept per approach ball (the nearest ones)
 _EPS = 1e-9
 LEVEL_TILT = 35.0  # degrees: a contact normal this close to horizontal may be levelled (flat grasps)
@@ -211,7 +213,8 @@ def grasp_frame_coordinates(points: torch.Tensor, rot: torch.Tensor, tcp: torch.
 
 
 def cloud_collision(points: torch.Tensor, rot: torch.Tensor, tcp: torch.Tensor, gripper: GripperGeometry = FRANKA_HAND,
-                    tolerance: float = COLLISION_TOLERANCE, chunk_elements: int = 4_000_000) -> torch.Tensor:
+                    tolerance: float = COLLISION_TOLERANCE, chunk_elements: int = 4_000_000,
+                    sweep: float = 0.0) -> torch.Tensor:
     """True for each pose whose open hand (fingers at ``max_width``, palm) contains a cloud point.
 
     The hand is three boxes in the grasp frame: two fingers (``|x| < finger_width/2``,
@@ -227,6 +230,8 @@ def cloud_collision(points: torch.Tensor, rot: torch.Tensor, tcp: torch.Tensor, 
         gripper: hand geometry.
         tolerance: forgiven penetration depth (m).
         chunk_elements: bound on ``E_chunk × N`` per step (memory).
+        sweep: also the volume the hand sweeps on its way in, from ``sweep`` metres back along the
+            approach axis (the fingers' and the palm's boxes reach that much further back).
 
     Returns:
         ``(E,)`` bool.
@@ -239,9 +244,9 @@ def cloud_collision(points: torch.Tensor, rot: torch.Tensor, tcp: torch.Tensor, 
         x, y, z = grasp_frame_coordinates(points, rot[s:s + step], tcp[s:s + step])
         ax, ay = x.abs(), y.abs()
         fingers = ((ax < g.finger_width / 2 - tol) & (ay > w + tol) & (ay < w + g.finger_thickness - tol)
-                   & (z > -g.finger_depth + tol) & (z < -tol))
+                   & (z > -g.finger_depth - sweep + tol) & (z < -tol))
         palm = ((ax < g.palm_half_depth - tol) & (ay < g.palm_half_width - tol) & (z < -g.finger_depth - tol)
-                & (z > -g.finger_depth - g.palm_height + tol))
+                & (z > -g.finger_depth - g.palm_height - sweep + tol))
         out[s:s + step] = (fingers | palm).any(-1)
     return out
 
@@ -364,7 +369,7 @@ def column_points(points: torch.Tensor, normals: torch.Tensor, table_height: flo
 
 def _collision_free(points: torch.Tensor, idx: torch.Tensor, ball_mask: torch.Tensor, ball_of: torch.Tensor,
                     sel: torch.Tensor, frames: tuple[torch.Tensor, ...], gripper: GripperGeometry,
-                    filled: torch.Tensor | None = None) -> torch.Tensor:
+                    filled: torch.Tensor | None = None, sweep: float = 0.0) -> torch.Tensor:
     """The edges of ``sel`` whose open hand is free of the cloud.
 
     Most candidates that collide do so with the surface around their approach point (a finger through
@@ -375,19 +380,19 @@ def _collision_free(points: torch.Tensor, idx: torch.Tensor, ball_mask: torch.Te
     for b in torch.unique(ball_of[sel]).tolist():
         in_ball = (ball_of[sel] == b).nonzero().squeeze(1)
         local = points[idx[b][ball_mask[b]]]
-        local_free[in_ball] = ~cloud_collision(local, rot[sel[in_ball]], tcp[sel[in_ball]], gripper)
+        local_free[in_ball] = ~cloud_collision(local, rot[sel[in_ball]], tcp[sel[in_ball]], gripper, sweep=sweep)
     sel = sel[local_free]
     if sel.numel():
-        sel = sel[~cloud_collision(points, rot[sel], tcp[sel], gripper)]
+        sel = sel[~cloud_collision(points, rot[sel], tcp[sel], gripper, sweep=sweep)]
     if sel.numel() and filled is not None and len(filled):
-        sel = sel[~cloud_collision(filled, rot[sel], tcp[sel], gripper)]
+        sel = sel[~cloud_collision(filled, rot[sel], tcp[sel], gripper, sweep=sweep)]
     return sel
 
 def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.ndarray, *, num_approach: int = 32,
                  radius: float = 0.05, min_dist: float = 0.003, max_dist: float = 0.038, max_edges: int = 4000,
                  table_height: float | None = None, generator: torch.Generator | None = None,
                  gripper: GripperGeometry = FRANKA_HAND, flat_grasps: bool = True,
-                 fill_columns: bool = True) -> EdgeSet:
+                 fill_columns: bool = True, clear_approach: bool = False) -> EdgeSet:
     """Sample and prune candidate edge grasps of a preprocessed cloud (Huang et al. 2023).
 
     Approach points by farthest-point sampling; contacts in a ball of ``radius`` around each, at a
@@ -419,6 +424,9 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
             the table counts as occupied: :func:`column_points`; needs ``table_height``; our extension).
             A single view does not see an object's inside, and without it the far finger of many side
             grasps ends inside the object.
+        clear_approach: also prune hands whose way in, from ``APPROACH_SWEEP`` back along the approach
+            axis, meets the cloud (or the filled columns): such an approach stops on the contact and the
+            hand closes short of its grasp (our extension).
 
     Returns:
         An :class:`EdgeSet` (empty when nothing survives).
@@ -449,13 +457,14 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
     if table is not None and flat_grasps:
         frames, keep = _retry_levelled(points, normals, a_rows, c_rows, dist, frames, keep, table, gripper)
     filled = column_points(points, normals, table) if table is not None and fill_columns else None
-    sel = _collision_free(points, idx, ball_mask, ball_of, keep.nonzero().squeeze(1), frames, gripper, filled)
+    sweep = APPROACH_SWEEP if clear_approach else 0.0
+    sel = _collision_free(points, idx, ball_mask, ball_of, keep.nonzero().squeeze(1), frames, gripper, filled, sweep)
     if table is not None and flat_grasps and sel.numel() == 0:
         # nothing left: the cloud may be flat objects whose sides are cropped with the table
         # (every edge kept so far collided: only the rim edges need the collision checks)
         frames, rims = _retry_rims(points, normals, a_rows, c_rows, dist, frames, keep, table, gripper)
         sel = _collision_free(points, idx, ball_mask, ball_of, (rims & ~keep).nonzero().squeeze(1), frames, gripper,
-                              filled)
+                              filled, sweep)
     rot, tcp, depth, half_baseline, _ = frames
     if sel.numel() > max_edges:
         if generator is None:
