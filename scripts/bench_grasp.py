@@ -82,7 +82,8 @@ def render(data: dict) -> str:
                      f"{100 * r['dr']['mean']:.1f} ± {100 * r['dr']['std']:.1f} | {r['attempts']} | {_failures(r)} | "
                      f"{'—' if r.get('min_score') is None else r['min_score']} | "
                      f"{'yes' if r.get('flat_grasps') else 'no'}{', filled columns' if r.get('fill_columns') else ''}"
-                     f"{', clear approach' if r.get('clear_approach') else ''} | "
+                     f"{', clear approach' if r.get('clear_approach') else ''}"
+                     f"{'' if r.get('precision', 'fp32') == 'fp32' else ', ' + r['precision']} | "
                      f"{r['wall_s']:.0f} "
                      f"| {cell['commit']} |")
     lines += ["", "Commands:", ""]
@@ -124,13 +125,15 @@ def run_cells(args: argparse.Namespace, data: dict) -> None:
                              + ([] if args.min_score is None else [f"min score {args.min_score}"])
                              + ([] if args.no_flat_grasps else ["flat grasps"])
                              + ([] if args.no_fill_columns else ["fill columns"])
-                             + (["clear approach"] if args.clear_approach else []))
+                             + (["clear approach"] if args.clear_approach else [])
+                             + ([] if args.precision == "fp32" else [args.precision]))
             if key in data["cells"] and not args.force:
                 print(f"reusing {label} / {scene}")
                 continue
             spec = EvalSpec(detector=detector, scene=scene, objects=args.objects, noise=args.noise,
                             allow_contact=allow_contact, min_score=args.min_score, flat_grasps=not args.no_flat_grasps,
-                            fill_columns=not args.no_fill_columns, clear_approach=args.clear_approach)
+                            fill_columns=not args.no_fill_columns, clear_approach=args.clear_approach,
+                            precision=args.precision)
             result = evaluate(spec, rounds=args.rounds, seeds=args.seeds, workers=args.workers, progress=True)
             result.pop("rounds_log")
             command = (f"equimanip grasp eval --detector {detector} --scene {scene} --objects '{args.objects}' "
@@ -139,7 +142,8 @@ def run_cells(args: argparse.Namespace, data: dict) -> None:
                        + ("" if args.min_score is None else f" --min-score {args.min_score}")
                        + (" --no-flat-grasps" if args.no_flat_grasps else "")
                        + (" --no-fill-columns" if args.no_fill_columns else "")
-                       + (" --clear-approach" if args.clear_approach else ""))
+                       + (" --clear-approach" if args.clear_approach else "")
+                       + ("" if args.precision == "fp32" else f" --precision {args.precision}"))
             data["cells"][key] = {"label": label, "result": result, "command": command, "commit": commit()}
             save(data)
             g, d = result["gsr"], result["dr"]
@@ -188,6 +192,8 @@ def main() -> None:
     parser.add_argument("--clear-approach", action="store_true",
                         help="also prune hands whose way in from the pre-grasp pose meets the cloud (default: off; see "
                              "`equimanip grasp eval --help`)")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
+                        help="the networks' arithmetic (default fp32; see `equimanip grasp eval --help`)")
     parser.add_argument("--throughput", action="store_true", help="measure data-generation throughput")
     parser.add_argument("--throughput-scenes", type=int, default=6, help="scenes for --throughput (6)")
     args = parser.parse_args()

@@ -228,3 +228,23 @@ def test_shipped_models_load_and_detect_out_of_the_box(name, kind, box):
     grasps = detector.detect(*box, top_k=5, table_height=0.0)
     assert len(grasps) == 5 and grasps.reason is None
     assert all(0.0 <= g.width <= 0.08 and np.isfinite(g.score) for g in grasps)
+
+
+def test_bf16_scores_track_fp32_scores_of_the_shipped_model(box):
+    from equimanip.policies.grasp.edges import sample_edges
+
+    fp32 = GraspDetector.load("default", device="cpu")
+    bf16 = GraspDetector.load("default", device="cpu", precision="bf16")
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
+    points, normals = (torch.as_tensor(a) for a in preprocess_cloud(*box, table_height=0.0))
+    edges = sample_edges(points, normals, num_approach=32, table_height=0.0)
+    a, b = fp32.score_edges(points, normals, edges), bf16.score_edges(points, normals, edges)
+    assert len(edges) > 50 and a.dtype == b.dtype == torch.float32
+    assert float((a - b).abs().max()) < 0.02  # probabilities; bfloat16 keeps 8 bits of mantissa
+    top_a, top_b = set(a.topk(10).indices.tolist()), set(b.topk(10).indices.tolist())
+    assert len(top_a & top_b) >= 7
+
+
+def test_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match="unknown precision 'fp16'; accepted: auto, fp32, bf16"):
+        GraspDetector.load("default", device="cpu", precision="fp16")

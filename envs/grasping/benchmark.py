@@ -177,6 +177,7 @@ class EvalSpec:
     flat_grasps: bool = True  # levelled and rim candidates for flat objects (sample_edges); False: Edge Grasp's only
     fill_columns: bool = True  # prune hands reaching under a seen upward-facing surface (sample_edges)
     clear_approach: bool = False  # prune hands whose way in from the pre-grasp pose meets the cloud (sample_edges)
+    precision: str = "fp32"  # the network's arithmetic (GraspDetector.precision): fp32, bf16 or auto
 
     @property
     def candidates(self) -> dict[str, bool]:
@@ -200,7 +201,7 @@ def _play(spec: EvalSpec, jobs: list[tuple[int, int]], queue: Any = None, worker
     if worker:  # the workers already fill the cores: more torch threads per worker only contend
         torch.set_num_threads(1)
     objects = load_object_set(spec.objects)
-    planner = detector_planner(GraspDetector.load(spec.detector, device=spec.device), spec.num_approach,
+    planner = detector_planner(GraspDetector.load(spec.detector, device=spec.device, precision=spec.precision), spec.num_approach,
                                **spec.candidates)
     out = []
     for seed, r in jobs:
@@ -225,7 +226,7 @@ def evaluate(spec: EvalSpec, *, rounds: int, seeds: list[int], workers: int = 1,
     from equimanip.policies.grasp.detector import GraspDetector
 
     load_object_set(spec.objects)  # bad object sets and detectors fail here, before any process starts
-    GraspDetector.load(spec.detector, device=spec.device)
+    GraspDetector.load(spec.detector, device=spec.device, precision=spec.precision)
     if rounds < 1 or not seeds:
         raise ValueError(f"need rounds ≥ 1 and at least one seed, got rounds={rounds}, seeds={seeds}")
     if workers < 1:
@@ -256,7 +257,7 @@ def evaluate(spec: EvalSpec, *, rounds: int, seeds: list[int], workers: int = 1,
     summary = summarize(round_logs)
     summary.update({"detector": spec.detector, "scene": spec.scene, "objects": spec.objects,
                     "num_objects": spec.num_objects, "noise": spec.noise, "num_approach": spec.num_approach,
-                    "allow_contact": spec.allow_contact, "min_score": spec.min_score,
+                    "allow_contact": spec.allow_contact, "min_score": spec.min_score, "precision": spec.precision,
                     **spec.candidates, "seeds": list(seeds),
                     "rounds_per_seed": rounds, "wall_s": round(time.perf_counter() - start, 2), "workers": workers,
                     "rounds_log": logs})
@@ -280,7 +281,7 @@ def record_video(spec: EvalSpec, seed: int, path: str, *, fps: int = 20) -> None
     from equimanip.rollout import write_video
 
     world = GraspWorld(load_object_set(spec.objects), camera=DepthCamera(noise=spec.noise))
-    planner = detector_planner(GraspDetector.load(spec.detector, device=spec.device), spec.num_approach,
+    planner = detector_planner(GraspDetector.load(spec.detector, device=spec.device, precision=spec.precision), spec.num_approach,
                                **spec.candidates)
     view = look_at(np.array([0.45, -0.45, 0.45]), np.array([0.0, 0.0, 0.05]), np.array([0.0, 0.0, 1.0]))
     projection = perspective(45.0, 4 / 3, 0.05, 3.0)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from equimanip.atomic import atomic_path
-from equimanip.policies.device import resolve_device
+from equimanip.policies.device import autocast, resolve_device, resolve_precision
 from equimanip.policies.grasp.edge_net import EdgeGraspNet
 from equimanip.policies.grasp.edges import EdgeSet, preprocess_cloud, sample_edges
 from equimanip.policies.grasp.gripper import FRANKA_HAND, GripperGeometry
@@ -76,6 +76,8 @@ class GraspDetector:
         voxel_size: downsampling voxel (m).
         gripper: hand geometry.
         meta: free-form information saved with the checkpoint (e.g. training summary).
+        precision: the network's arithmetic: ``fp32``, ``bf16`` (autocast: matrix products in bfloat16,
+            about twice as fast where the hardware has bf16 units) or ``auto`` (bf16 there, else fp32).
     """
 
     scorer: str
@@ -84,8 +86,10 @@ class GraspDetector:
     voxel_size: float = 0.0045
     gripper: GripperGeometry = FRANKA_HAND
     meta: dict = field(default_factory=dict)
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
+        self.precision = resolve_precision(self.precision, self.device)
         if self.scorer not in SCORERS:
             raise ValueError(f"unknown grasp scorer {self.scorer!r}; accepted: {', '.join(SCORERS)}")
         if (self.scorer in MODELS) != (self.model is not None):
@@ -96,7 +100,7 @@ class GraspDetector:
     # ------------------------------------------------------------------ loading and saving
     @classmethod
     def load(cls, name_or_path: str | os.PathLike, device: str | torch.device = "auto",
-             kind: str | None = None) -> GraspDetector:
+             kind: str | None = None, precision: str = "fp32") -> GraspDetector:
         """A detector by name or from a checkpoint.
 
         Args:
@@ -105,6 +109,7 @@ class GraspDetector:
                 geometry) or a checkpoint path (``model.pt`` of ``equimanip grasp train``).
             device: ``auto`` (CUDA when present), ``cpu``, ``cuda``, ``cuda:N``.
             kind: when given, the scorer the checkpoint must hold (a clear error otherwise).
+            precision: the network's arithmetic: ``fp32``, ``bf16`` or ``auto`` (see the class).
 
         Raises:
             ValueError: unknown name, missing file, a file that is not a grasp detector checkpoint,
@@ -131,6 +136,7 @@ class GraspDetector:
             detector = cls._from_checkpoint(path, dev)
         if kind is not None and detector.scorer != kind:
             raise ValueError(f"{name} holds a {detector.scorer!r} grasp detector, not {kind!r}")
+        detector.precision = resolve_precision(precision, dev)
         return detector
 
     @classmethod
@@ -191,8 +197,8 @@ class GraspDetector:
                               ).to(points.device)
         if self.scorer == "heuristic":
             return antipodal_scores(points, normals, edge_set.poses, self.gripper, approach=edge_set.edges[:, 0])
-        with torch.inference_mode():
-            return torch.sigmoid(self.model(points, normals, edge_set.edges))
+        with torch.inference_mode(), autocast(self.device, self.precision):
+            return torch.sigmoid(self.model(points, normals, edge_set.edges).float())
 
     def detect(self, points, normals=None, *, top_k: int | None = 10, viewpoint=None, table_height: float | None = None,
                num_approach: int = 32, max_edges: int = 4000, seed: int = 0, flat_grasps: bool = True,
