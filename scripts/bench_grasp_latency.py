@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from equimanip.atomic import atomic_write_text
+from equimanip.policies.device import bf16_is_fast
 from equimanip.policies.grasp.detector import GraspDetector
 from equimanip.policies.grasp.edge_net import EdgeGraspNet
 from equimanip.policies.grasp.edges import EdgeSet, preprocess_cloud
@@ -139,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
               "|---|" + "---|" * len(args.threads)]
     e4k = candidate_edges(points, 4000)
     score = {name: det.score_edges for name, det in scorers.items()}
+    for name in ("EdgeGraspNet", "VN-Edge"):  # the same weights with bf16 matrix products (precision="bf16")
+        net = scorers[name].model
+        score[f"{name}, bf16"] = GraspDetector(scorers[name].scorer, net, precision="bf16").score_edges
     for name in ("EdgeGraspNet", "VN-Edge"):  # the baseline, side by side: the same net computed layer by layer
         def layer_by_layer(pts, nrm, edge_set, model=scorers[name].model):
             with torch.inference_mode():
@@ -188,7 +192,10 @@ def main(argv: list[str] | None = None) -> int:
               "fast forward, which gives the same logits (tested to 1e-10 in float64) by folding each edge's "
               "grasp-frame rotation into its copy of the first layer's weights, taking the last ReLU and bias after "
               "the max, running the global feature's part of the first per-edge layer once per ball, pooling "
-              "neighbours one at a time and scoring edges in chunks of 128 that stay in cache. "
+              "neighbours one at a time and scoring edges in chunks of 128 that stay in cache. \"bf16\": the same "
+              "weights under bfloat16 autocast (`GraspDetector(..., precision=\"bf16\")`, `--precision bf16`), "
+              f"whose matrix products run on the CPU's bf16 units where it has them (this one: "
+              f"{'yes' if bf16_is_fast(torch.device('cpu')) else 'no, so oneDNN emulates them'}). "
               "Preprocessing (open3d voxel downsampling and normal estimation) grows with the raw points; edge "
               "sampling grows with the downsampled points (collision checks). On a busy 2-core machine one torch "
               "thread can beat two (torch's thread pool then waits on descheduled threads): call "
