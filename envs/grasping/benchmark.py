@@ -179,6 +179,12 @@ class EvalSpec:
     clear_approach: bool = False  # prune hands whose way in from the pre-grasp pose meets the cloud (sample_edges)
     precision: str = "fp32"  # the network's arithmetic (GraspDetector.precision): fp32, bf16 or auto
 
+    def load_detector(self) -> Any:
+        """The spec's :class:`~equimanip.policies.grasp.detector.GraspDetector`."""
+        from equimanip.policies.grasp.detector import GraspDetector
+
+        return GraspDetector.load(self.detector, device=self.device, precision=self.precision)
+
     @property
     def candidates(self) -> dict[str, bool]:
         """The candidate options of ``GraspDetector.detect``."""
@@ -196,13 +202,10 @@ def _spec_round(spec: EvalSpec, world: GraspWorld, planner: Planner, seed: int, 
 def _play(spec: EvalSpec, jobs: list[tuple[int, int]], queue: Any = None, worker: bool = False) -> list[dict]:
     import torch
 
-    from equimanip.policies.grasp.detector import GraspDetector
-
     if worker:  # the workers already fill the cores: more torch threads per worker only contend
         torch.set_num_threads(1)
     objects = load_object_set(spec.objects)
-    planner = detector_planner(GraspDetector.load(spec.detector, device=spec.device, precision=spec.precision), spec.num_approach,
-                               **spec.candidates)
+    planner = detector_planner(spec.load_detector(), spec.num_approach, **spec.candidates)
     out = []
     for seed, r in jobs:
         # a fresh world per round: Bullet's results depend on a world's history, and a round must
@@ -223,10 +226,8 @@ def evaluate(spec: EvalSpec, *, rounds: int, seeds: list[int], workers: int = 1,
     per-round log is in ``result["rounds_log"]``. Results do not depend on ``workers``."""
     from tqdm import tqdm
 
-    from equimanip.policies.grasp.detector import GraspDetector
-
     load_object_set(spec.objects)  # bad object sets and detectors fail here, before any process starts
-    GraspDetector.load(spec.detector, device=spec.device, precision=spec.precision)
+    spec.load_detector()
     if rounds < 1 or not seeds:
         raise ValueError(f"need rounds ≥ 1 and at least one seed, got rounds={rounds}, seeds={seeds}")
     if workers < 1:
@@ -277,12 +278,10 @@ def _play_with_bar(spec: EvalSpec, jobs: list[tuple[int, int]], bar: Any) -> lis
 def record_video(spec: EvalSpec, seed: int, path: str, *, fps: int = 20) -> None:
     """Replay the first round of ``seed`` and write it as an mp4 (RGB from a fixed oblique camera)."""
     from equimanip.envs.cameras import look_at, perspective
-    from equimanip.policies.grasp.detector import GraspDetector
     from equimanip.rollout import write_video
 
     world = GraspWorld(load_object_set(spec.objects), camera=DepthCamera(noise=spec.noise))
-    planner = detector_planner(GraspDetector.load(spec.detector, device=spec.device, precision=spec.precision), spec.num_approach,
-                               **spec.candidates)
+    planner = detector_planner(spec.load_detector(), spec.num_approach, **spec.candidates)
     view = look_at(np.array([0.45, -0.45, 0.45]), np.array([0.0, 0.0, 0.05]), np.array([0.0, 0.0, 1.0]))
     projection = perspective(45.0, 4 / 3, 0.05, 3.0)
     frames: list[np.ndarray] = []
