@@ -20,6 +20,33 @@ CLEAR_APPROACH_HELP = ("also prune hands whose way in, from the pre-grasp pose 5
                        "short of its grasp (our extension; default: only the hand at its grasp pose is checked)")
 
 
+def add_eval_rule_options(g: argparse.ArgumentParser) -> None:
+    """The flags that set how grasps are chosen and executed (``grasp eval`` and ``scripts/bench_grasp.py``);
+    :func:`eval_rule_options` turns them into :class:`~equimanip.envs.grasping.benchmark.EvalSpec` fields."""
+    g.add_argument("--fail-on-approach-contact", action="store_true",
+                   help="a contact while approaching fails the attempt (as in data generation); by default the hand "
+                        "stops at the contact and closes there, VGN's clutter-removal convention that Edge Grasp and "
+                        "GIGA report with")
+    g.add_argument("--min-score", dest="min_score", type=float, metavar="P",
+                   help="do not execute a best grasp scored below P (in [0, 1]): take a new view instead; the third "
+                        "such skip ends the round. Edge Grasp Network's evaluation uses 0.85 (default: execute "
+                        "every best grasp)")
+    g.add_argument("--no-flat-grasps", action="store_true", help=NO_FLAT_HELP)
+    g.add_argument("--no-fill-columns", action="store_true", help=NO_FILL_HELP)
+    g.add_argument("--clear-approach", action="store_true", help=CLEAR_APPROACH_HELP)
+    g.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
+                   help="the network's arithmetic: fp32, bf16 (matrix products in bfloat16: about twice as fast "
+                        "where the CPU has AVX-512 BF16 or AMX, or on an Ampere+ GPU; elsewhere slower) or auto (bf16 "
+                        "where it is fast, else fp32) (default fp32)")
+
+
+def eval_rule_options(args: argparse.Namespace) -> dict:
+    """The :class:`~equimanip.envs.grasping.benchmark.EvalSpec` fields of :func:`add_eval_rule_options`' flags."""
+    return {"allow_contact": not args.fail_on_approach_contact, "min_score": args.min_score,
+            "flat_grasps": not args.no_flat_grasps, "fill_columns": not args.no_fill_columns,
+            "clear_approach": args.clear_approach, "precision": args.precision}
+
+
 def cmd_grasp_generate(args: argparse.Namespace) -> int:
     from equimanip.agents.grasp_data import GenerateConfig, generate
 
@@ -40,10 +67,7 @@ def cmd_grasp_eval(args: argparse.Namespace) -> int:
     from equimanip.envs.grasping.benchmark import EvalSpec, evaluate
 
     spec = EvalSpec(detector=args.detector, scene=args.scene, objects=args.objects, num_objects=args.num_objects,
-                    noise=args.noise, device=args.device, allow_contact=not args.fail_on_approach_contact,
-                    min_score=args.min_score, flat_grasps=not args.no_flat_grasps,
-                    fill_columns=not args.no_fill_columns, clear_approach=args.clear_approach,
-                    precision=args.precision)
+                    noise=args.noise, device=args.device, **eval_rule_options(args))
     result = evaluate(spec, rounds=args.rounds, seeds=args.seeds, workers=args.workers, progress=not args.no_progress,
                       video=args.video)
     g, d = result["gsr"], result["dr"]
@@ -94,21 +118,7 @@ def add_grasp_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--workers", type=int, default=1, metavar="K",
                    help="processes playing rounds in parallel; results do not depend on it (default 1)")
     g.add_argument("--device", default="cpu", help="device of the detector's network: cpu, auto, cuda (default cpu)")
-    g.add_argument("--fail-on-approach-contact", action="store_true",
-                   help="a contact while approaching fails the attempt (as in data generation); by default the hand "
-                        "stops at the contact and closes there, VGN's clutter-removal convention that Edge Grasp and "
-                        "GIGA report with")
-    g.add_argument("--min-score", dest="min_score", type=float, metavar="P",
-                   help="do not execute a best grasp scored below P (in [0, 1]): take a new view instead; the third "
-                        "such skip ends the round. Edge Grasp Network's evaluation uses 0.85 (default: execute "
-                        "every best grasp)")
-    g.add_argument("--no-flat-grasps", action="store_true", help=NO_FLAT_HELP)
-    g.add_argument("--no-fill-columns", action="store_true", help=NO_FILL_HELP)
-    g.add_argument("--clear-approach", action="store_true", help=CLEAR_APPROACH_HELP)
-    g.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
-                   help="the network's arithmetic: fp32, bf16 (matrix products in bfloat16: about twice as fast "
-                        "where the CPU has AVX-512 BF16 or AMX, or on an Ampere+ GPU; elsewhere slower) or auto (bf16 "
-                        "where it is fast, else fp32) (default fp32)")
+    add_eval_rule_options(g)
     g.add_argument("--json", metavar="PATH", help="write gsr, dr (mean, std, per seed), attempts and the per-round log")
     g.add_argument("--video", metavar="PATH", help="also write an mp4 of the first round of the first seed")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -112,6 +112,7 @@ def _failures(result: dict) -> str:
 
 
 def run_cells(args: argparse.Namespace, data: dict) -> None:
+    from equimanip.grasp_cli import eval_rule_options
     from equimanip.envs.grasping.benchmark import EvalSpec, evaluate
 
     for entry in args.detectors:
@@ -131,9 +132,7 @@ def run_cells(args: argparse.Namespace, data: dict) -> None:
                 print(f"reusing {label} / {scene}")
                 continue
             spec = EvalSpec(detector=detector, scene=scene, objects=args.objects, noise=args.noise,
-                            allow_contact=allow_contact, min_score=args.min_score, flat_grasps=not args.no_flat_grasps,
-                            fill_columns=not args.no_fill_columns, clear_approach=args.clear_approach,
-                            precision=args.precision)
+                            **eval_rule_options(args))
             result = evaluate(spec, rounds=args.rounds, seeds=args.seeds, workers=args.workers, progress=True)
             result.pop("rounds_log")
             command = (f"equimanip grasp eval --detector {detector} --scene {scene} --objects '{args.objects}' "
@@ -167,6 +166,8 @@ def throughput(data: dict, scenes: int) -> None:
 
 
 def main() -> None:
+    from equimanip.grasp_cli import add_eval_rule_options
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--detectors", nargs="*", default=[], metavar="[LABEL=]NAME|PATH",
                         help="detectors to compare (names or model.pt paths, optionally labelled)")
@@ -177,23 +178,7 @@ def main() -> None:
     parser.add_argument("--noise", default="dex", choices=("dex", "none"))
     parser.add_argument("--workers", type=int, default=2, help="processes (2)")
     parser.add_argument("--force", action="store_true", help="re-run cells that are already in grasp.json")
-    parser.add_argument("--min-score", dest="min_score", type=float, default=None,
-                        help="skip best grasps scored below it and take a new view, three skips end a round "
-                             "(Edge Grasp Network's evaluation: 0.85; default: execute every best grasp)")
-    parser.add_argument("--fail-on-approach-contact", action="store_true",
-                        help="a contact while approaching fails the attempt (default: the hand closes there, VGN's "
-                             "clutter-removal convention)")
-    parser.add_argument("--no-flat-grasps", action="store_true",
-                        help="Edge Grasp's candidates only (default: also levelled and rim candidates for flat objects; "
-                             "see `equimanip grasp eval --help`)")
-    parser.add_argument("--no-fill-columns", action="store_true",
-                        help="the cloud alone decides collisions (default: hands reaching under a seen upward-facing "
-                             "surface are pruned too; see `equimanip grasp eval --help`)")
-    parser.add_argument("--clear-approach", action="store_true",
-                        help="also prune hands whose way in from the pre-grasp pose meets the cloud (default: off; see "
-                             "`equimanip grasp eval --help`)")
-    parser.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
-                        help="the networks' arithmetic (default fp32; see `equimanip grasp eval --help`)")
+    add_eval_rule_options(parser)  # the same flags as `equimanip grasp eval`
     parser.add_argument("--throughput", action="store_true", help="measure data-generation throughput")
     parser.add_argument("--throughput-scenes", type=int, default=6, help="scenes for --throughput (6)")
     args = parser.parse_args()
