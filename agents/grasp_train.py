@@ -244,8 +244,10 @@ def _open_run(config: GraspTrainConfig, resume: bool) -> GraspTrainConfig:
             raise ValueError(f"{out} is a run of model {saved.model!r}, not {config.model!r}; use a new run directory")
         if [p.resolve() for p in data_folders(saved.data)] != [p.resolve() for p in data_folders(config.data)]:
             raise ValueError(f"{out} was trained on {saved.data}, not {config.data}; use a new run directory")
-        # a resumed run keeps its settings; only the step budget may grow
+        # a resumed run keeps its settings; only the step budget may grow, and a run directory that was
+        # moved or copied goes on where it is now, not where it was made
         saved.steps = config.steps
+        saved.out = config.out
         return saved.validate()
     config.validate()
     if out.exists() and any(out.iterdir()):

@@ -189,3 +189,18 @@ def test_trains_on_several_data_folders_together(data, tmp_path):
     assert config["data"].split(os.pathsep) == [str(data), str(other)]
     with pytest.raises(ValueError, match="was trained on"):  # resuming on one of them only is another dataset
         train_grasp(data, model="edge", out=tmp_path / "run", steps=2, resume=True, **FAST)
+
+
+def test_a_copied_run_resumes_where_it_now_is(data, tmp_path):
+    import json
+    import shutil
+
+    train_grasp(data, model="edge", out=tmp_path / "run", steps=1, **FAST)
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run").iterdir()}
+    shutil.copytree(tmp_path / "run", tmp_path / "copy")
+    summary = train_grasp(data, model="edge", out=tmp_path / "copy", steps=2, resume=True, **FAST)
+    assert summary["resumed_from"] == 1
+    assert json.loads((tmp_path / "copy" / "config.json").read_text())["out"] == str(tmp_path / "copy")
+    assert torch.load(tmp_path / "copy" / "checkpoint.pt", weights_only=True)["step"] == 2
+    # the original run is untouched
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run").iterdir()} == before
