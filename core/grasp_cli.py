@@ -34,6 +34,10 @@ def add_eval_rule_options(g: argparse.ArgumentParser) -> None:
     g.add_argument("--no-flat-grasps", action="store_true", help=NO_FLAT_HELP)
     g.add_argument("--no-fill-columns", action="store_true", help=NO_FILL_HELP)
     g.add_argument("--clear-approach", action="store_true", help=CLEAR_APPROACH_HELP)
+    g.add_argument("--deepen", type=float, default=0.0, metavar="M",
+                   help="push each candidate hand up to M metres deeper along its approach, in 4 mm steps, as deep as "
+                        "it fits clear of the cloud, the filled columns and the table (our extension; default 0: the "
+                        "fingertips reach 4 mm past the contact, as in Edge Grasp)")
     g.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
                    help="the network's arithmetic: fp32, bf16 (matrix products in bfloat16: about twice as fast "
                         "where the CPU has AVX-512 BF16 or AMX, or on an Ampere+ GPU; elsewhere slower) or auto (bf16 "
@@ -44,7 +48,7 @@ def eval_rule_options(args: argparse.Namespace) -> dict:
     """The :class:`~equimanip.envs.grasping.benchmark.EvalSpec` fields of :func:`add_eval_rule_options`' flags."""
     return {"allow_contact": not args.fail_on_approach_contact, "min_score": args.min_score,
             "flat_grasps": not args.no_flat_grasps, "fill_columns": not args.no_fill_columns,
-            "clear_approach": args.clear_approach, "precision": args.precision}
+            "clear_approach": args.clear_approach, "deepen": args.deepen, "precision": args.precision}
 
 
 def cmd_grasp_generate(args: argparse.Namespace) -> int:

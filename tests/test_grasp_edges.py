@@ -272,3 +272,39 @@ def test_estimated_normals_face_the_viewpoint(viewpoint, sign):
 def test_preprocess_rejects_wrong_shapes():
     with pytest.raises(ValueError, match=r"\(N, 3\)"):
         preprocess_cloud(np.zeros((10, 2)))
+
+
+def test_deepen_pushes_each_hand_to_the_deepest_step_that_still_fits(box):
+    from equimanip.policies.grasp.edges import DEEPEN_STEP, PALM_CLEARANCE
+
+    # (no filled columns: the check below is then exactly the cloud, the table and the palm clearance)
+    plain, deep = _sample(box, fill_columns=False), _sample(box, fill_columns=False, deepen=0.016)
+    # the same candidates in the same order: only the TCPs move, along their own approach axes
+    assert torch.equal(plain.edges, deep.edges)
+    torch.testing.assert_close(deep.poses[:, :3, :3], plain.poses[:, :3, :3])
+    shift = deep.poses[:, :3, 3] - plain.poses[:, :3, 3]
+    extra = (shift * plain.poses[:, :3, 2]).sum(-1)
+    torch.testing.assert_close(shift, extra.unsqueeze(-1) * plain.poses[:, :3, 2], atol=1e-6, rtol=0)
+    steps = extra / DEEPEN_STEP
+    torch.testing.assert_close(steps, steps.round(), atol=1e-4, rtol=0)
+    assert (steps.round() >= 0).all() and (steps.round() <= 4).all()
+    assert (extra > 0.001).float().mean() > 0.3, "most hands on a lone box have room to go deeper"
+
+    points = torch.as_tensor(box[0])
+    rot = deep.poses[:, :3, :3]
+
+    def fits(tcp: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+        clear_of_palm = deep.depth + G.tip_margin + extra <= G.finger_depth - PALM_CLEARANCE
+        return clear_of_palm & ~_table_collision(rot, tcp, 0.0, G) & ~cloud_collision(points, rot, tcp, G)
+
+    assert fits(deep.poses[:, :3, 3], extra).all()
+    # a hand short of the 16 mm maximum would not fit one step deeper
+    short = extra < 0.016 - 1e-4
+    deeper = deep.poses[:, :3, 3] + DEEPEN_STEP * rot[:, :, 2]
+    assert short.any() and not (fits(deeper, extra + DEEPEN_STEP) & short).any()
+
+
+@pytest.mark.parametrize("deepen", [-0.004, 0.5])
+def test_deepen_outside_the_fingers_reach_is_a_clear_error(box, deepen):
+    with pytest.raises(ValueError, match="deepen must lie in"):
+        _sample(box, deepen=deepen)

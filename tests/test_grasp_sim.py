@@ -199,6 +199,15 @@ def test_min_score_outside_the_unit_interval_is_refused():
                  rounds=1, seeds=[0], progress=False)
 
 
+def test_deepen_outside_the_fingers_reach_is_refused_before_any_round(capsys):
+    from equimanip.cli import main
+
+    assert main(["grasp", "eval", "--detector", "heuristic", "--scene", "packed", "--objects", "random-urdfs-test",
+                 "--rounds", "1", "--seeds", "0", "--deepen", "16", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "deepen must lie in [0, 0.046]" in err and len(err.strip().splitlines()) == 1
+
+
 def test_summary_arithmetic():
     def attempts(*ok: bool) -> list[dict]:
         return [{"success": o} for o in ok]

@@ -202,7 +202,7 @@ class GraspDetector:
 
     def detect(self, points, normals=None, *, top_k: int | None = 10, viewpoint=None, table_height: float | None = None,
                num_approach: int = 32, max_edges: int = 4000, seed: int = 0, flat_grasps: bool = True,
-               fill_columns: bool = True, clear_approach: bool = False) -> Detections:
+               fill_columns: bool = True, clear_approach: bool = False, deepen: float = 0.0) -> Detections:
         """Grasps in a point cloud, best first.
 
         Args:
@@ -225,6 +225,9 @@ class GraspDetector:
                 cloud alone).
             clear_approach: also prune hands whose way in from the pre-grasp pose (5 cm back along the
                 approach) meets the cloud or the filled columns (our extension).
+            deepen: push each candidate hand up to this much deeper along its approach (m, in 4 mm steps),
+                as deep as it fits clear of the cloud, the filled columns and the table (our extension;
+                0: fingertips ``gripper.tip_margin`` past the contact).
 
         Returns:
             :class:`Detections` (empty, with ``reason``, when nothing graspable is found).
@@ -259,7 +262,7 @@ class GraspDetector:
         nt = torch.as_tensor(n, device=self.device)
         edge_set = sample_edges(pt, nt, num_approach=num_approach, max_edges=max_edges, table_height=table_height,
                                 generator=generator, gripper=self.gripper, flat_grasps=flat_grasps,
-                                fill_columns=fill_columns, clear_approach=clear_approach)
+                                fill_columns=fill_columns, clear_approach=clear_approach, deepen=deepen)
         t2 = time.perf_counter()
         timings["sample_ms"] = 1000 * (t2 - t1)
         if len(edge_set) == 0:

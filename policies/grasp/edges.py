@@ -38,6 +38,7 @@ COLLISION_TOLERANCE = -0.002
 PALM_CLEARANCE = 0.003  # the approach point itself must lie this far in front of the palm face
 # how far back along the approach the hand starts (VGN's pre-grasp distance, envs.grasping.world.PREGRASP)
 APPROACH_SWEEP = 0.05
+DEEPEN_STEP = 0.004  # sample_edges(deepen=...): the extra depths tried, this far apart
 MAX_BALL_POINTS = 1024  # contact candidates kept per approach ball (the nearest ones)
 _EPS = 1e-9
 LEVEL_TILT = 35.0  # degrees: a contact normal this close to horizontal may be levelled (flat grasps)
@@ -392,7 +393,7 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
                  radius: float = 0.05, min_dist: float = 0.003, max_dist: float = 0.038, max_edges: int = 4000,
                  table_height: float | None = None, generator: torch.Generator | None = None,
                  gripper: GripperGeometry = FRANKA_HAND, flat_grasps: bool = True,
-                 fill_columns: bool = True, clear_approach: bool = False) -> EdgeSet:
+                 fill_columns: bool = True, clear_approach: bool = False, deepen: float = 0.0) -> EdgeSet:
     """Sample and prune candidate edge grasps of a preprocessed cloud (Huang et al. 2023).
 
     Approach points by farthest-point sampling; contacts in a ball of ``radius`` around each, at a
@@ -427,6 +428,9 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
         clear_approach: also prune hands whose way in, from ``APPROACH_SWEEP`` back along the approach
             axis, meets the cloud (or the filled columns): such an approach stops on the contact and the
             hand closes short of its grasp (our extension).
+        deepen: push each kept hand up to this much further along its approach (m), to the deepest of
+            ``deepen, deepen − DEEPEN_STEP, …`` that passes every check above (:func:`_deepen`; our
+            extension). 0: every hand's fingertips reach ``gripper.tip_margin`` past its contact.
 
     Returns:
         An :class:`EdgeSet` (empty when nothing survives).
@@ -438,6 +442,7 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
         normals = normals.float()
     if points.dim() != 2 or points.shape[1] != 3 or normals.shape != points.shape:
         raise ValueError(f"points and normals must both be (N, 3); got {tuple(points.shape)} and {tuple(normals.shape)}")
+    check_deepen(deepen, gripper)
     n = points.shape[0]
     if n < 2 or num_approach < 1:
         return EdgeSet.empty(points.device, points.dtype)
@@ -473,5 +478,49 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
             perm = torch.randperm(sel.numel(), generator=generator, device=generator.device).to(sel.device)
             sel = sel[perm[:max_edges].sort().values]
     edges = torch.stack([a_rows[sel], c_rows[sel]], dim=1)
-    return EdgeSet(approach_idx, edges, _pose_matrix(rot[sel], tcp[sel]), _width(half_baseline[sel], gripper),
+    rot, tcp = rot[sel], tcp[sel]
+    if deepen > 0 and sel.numel():
+        tcp = _deepen(points, filled, rot, tcp, depth[sel], table, gripper, deepen, sweep)
+    return EdgeSet(approach_idx, edges, _pose_matrix(rot, tcp), _width(half_baseline[sel], gripper),
                    depth[sel], half_baseline[sel])
+
+
+def check_deepen(deepen: float, gripper: GripperGeometry = FRANKA_HAND) -> None:
+    """Refuse an extra depth (``sample_edges(deepen=...)``) outside the fingers' reach."""
+    if not 0.0 <= deepen <= gripper.finger_depth:
+        raise ValueError(f"deepen must lie in [0, {gripper.finger_depth}] (metres of extra depth, e.g. 0.016); "
+                         f"got {deepen}")
+
+
+def _deepen(points: torch.Tensor, filled: torch.Tensor | None, rot: torch.Tensor, tcp: torch.Tensor,
+            depth: torch.Tensor, table_height: float | None, gripper: GripperGeometry, deepen: float,
+            sweep: float) -> torch.Tensor:
+    """The TCPs pushed along their approach axes to the deepest extra of ``deepen, deepen − DEEPEN_STEP, …``
+    whose hand still keeps the approach point clear of the palm, the table and the cloud (and ``filled``).
+
+    One fixed depth does not suit every grasp: fingertips 4 mm past the contact hold a thin rim but
+    let a round object slip out, and deeper fingertips fit only where there is room (the fixed 20 mm
+    hand lost whole rounds to pruning). A hand that fits no deeper keeps its pose."""
+    out = tcp.clone()
+    todo = torch.ones(len(tcp), dtype=torch.bool, device=tcp.device)
+    levels = int(round(deepen / DEEPEN_STEP + 1e-9))
+    extras = [deepen - i * DEEPEN_STEP for i in range(levels)] or [deepen]
+    for extra in extras:
+        if extra <= 1e-9:
+            break
+        rows = todo.nonzero().squeeze(1)
+        if rows.numel() == 0:
+            break
+        cand = tcp[rows] + extra * rot[rows, :, 2]
+        ok = depth[rows] + gripper.tip_margin + extra <= gripper.finger_depth - PALM_CLEARANCE
+        if table_height is not None:
+            ok &= ~_table_collision(rot[rows], cand, table_height, gripper)
+        check = ok.nonzero().squeeze(1)
+        if check.numel():
+            hit = cloud_collision(points, rot[rows[check]], cand[check], gripper, sweep=sweep)
+            if filled is not None and len(filled):
+                hit |= cloud_collision(filled, rot[rows[check]], cand[check], gripper, sweep=sweep)
+            ok[check[hit]] = False
+        out[rows[ok]] = cand[ok]
+        todo[rows[ok]] = False
+    return out
