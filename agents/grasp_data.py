@@ -23,7 +23,7 @@ from equimanip.atomic import write_json
 
 FORMAT_VERSION = 1
 # what data written before a config field was made with
-PREDATING_CONFIG = {"flat_grasps": False, "allow_contact": False, "fill_columns": False}
+PREDATING_CONFIG = {"flat_grasps": False, "allow_contact": False, "fill_columns": False, "deepen": 0.0}
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,9 @@ class GenerateConfig:
     # VGN's clutter removal) or the attempt fails (False: VGN's data generation, and data made before)
     allow_contact: bool = True
     fill_columns: bool = False  # prune candidates as the detector's filled columns do (sample_edges)
+    # label hands pushed up to this much deeper too (m, 4 mm steps, every depth that fits is a candidate;
+    # sample_edges(all_depths=True)), for a net that scores the depth; 0: Edge Grasp's depth only
+    deepen: float = 0.0
 
     def __post_init__(self) -> None:
         from equimanip.envs.grasping.world import SCENES
@@ -53,6 +56,9 @@ class GenerateConfig:
         for key in ("scenes", "num_objects", "grasps_per_scene", "num_approach", "shard_size"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be ≥ 1, got {getattr(self, key)}")
+        from equimanip.policies.grasp.edges import check_deepen
+
+        check_deepen(self.deepen)
 
     @property
     def num_shards(self) -> int:
@@ -98,7 +104,8 @@ def _label(world: Any, config: GenerateConfig, scene_index: int) -> dict[str, An
     generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
     candidates = sample_edges(points, normals, num_approach=config.num_approach, table_height=obs.table_height,
                               generator=generator, flat_grasps=config.flat_grasps,
-                              fill_columns=config.fill_columns)
+                              fill_columns=config.fill_columns, deepen=config.deepen,
+                              all_depths=config.deepen > 0)
     if len(candidates) == 0:
         return empty
     chosen = np.sort(rng.choice(len(candidates), size=min(config.grasps_per_scene, len(candidates)), replace=False))
@@ -114,6 +121,7 @@ def _label(world: Any, config: GenerateConfig, scene_index: int) -> dict[str, An
         world.sim.remove_state(snapshot)
     empty["edges"] = candidates.edges.detach().cpu().numpy()[chosen].astype(np.int32)
     empty["labels"] = labels
+    empty["extra"] = candidates.extra.detach().cpu().numpy()[chosen].astype(np.float32)
     return empty
 
 

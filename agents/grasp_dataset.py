@@ -16,8 +16,10 @@ Each shard holds, for its S scenes:
     labels        (ΣE,)   uint8     1 = the simulated grasp succeeded
     edge_offsets  (S+1,)  int64     scene i owns edges[edge_offsets[i]:edge_offsets[i+1]]
     scene_seeds   (S,)    int64     seed that rebuilds scene i
+    extra         (ΣE,)   float32   optional: how much deeper than Edge Grasp's construction each labelled hand
+                                    went (m; ``grasp generate --deepen``); absent means zeros
 
-In memory a scene is a dict with keys ``points``, ``normals``, ``edges``, ``labels``, ``scene_seed``.
+In memory a scene is a dict with keys ``points``, ``normals``, ``edges``, ``labels``, ``scene_seed``, ``extra``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from equimanip.atomic import atomic_path, write_json
 FORMAT_VERSION = 1
 SHARD_KEYS = ("points", "normals", "point_offsets", "edges", "labels", "edge_offsets", "scene_seeds")
 SCENE_KEYS = ("points", "normals", "edges", "labels", "scene_seed")
+OPTIONAL_SHARD_KEYS = ("extra",)
 
 
 def shard_path(folder: str | os.PathLike, index: int) -> Path:
@@ -61,8 +64,11 @@ def _check_scene(i: int, scene: dict) -> dict:
         raise ValueError(f"scene {i}: labels must be {len(edges)} values in {{0, 1}}; got shape {labels.shape}")
     if not (np.isfinite(points).all() and np.isfinite(normals).all()):
         raise ValueError(f"scene {i}: points and normals must be finite")
+    extra = np.asarray(scene["extra"] if scene.get("extra") is not None else np.zeros(len(edges)), dtype=np.float32)
+    if extra.shape != (len(edges),) or not np.isfinite(extra).all() or (extra < 0).any():
+        raise ValueError(f"scene {i}: extra must be {len(edges)} finite depths ≥ 0 (m); got shape {extra.shape}")
     return {"points": points, "normals": normals, "edges": edges.astype(np.int32), "labels": labels.astype(np.uint8),
-            "scene_seed": int(scene.get("scene_seed", -1))}
+            "scene_seed": int(scene.get("scene_seed", -1)), "extra": extra}
 
 
 def write_shard(path: str | os.PathLike, scenes: list[dict]) -> Path:
@@ -71,7 +77,8 @@ def write_shard(path: str | os.PathLike, scenes: list[dict]) -> Path:
     Args:
         path: the shard file (``shard_path(folder, i)``); its folder is created.
         scenes: dicts with ``points`` (N, 3), ``normals`` (N, 3), ``edges`` (E, 2) scene-local
-            indices, ``labels`` (E,) in {0, 1} and optionally ``scene_seed`` (int; -1 when absent).
+            indices, ``labels`` (E,) in {0, 1} and optionally ``scene_seed`` (int; -1 when absent) and
+            ``extra`` (E,) depths (m; zeros when absent: written only when some scene has one above 0).
 
     Returns:
         The path written.
@@ -89,6 +96,9 @@ def write_shard(path: str | os.PathLike, scenes: list[dict]) -> Path:
         "edge_offsets": np.cumsum([0] + [len(s["edges"]) for s in checked]).astype(np.int64),
         "scene_seeds": np.array([s["scene_seed"] for s in checked], dtype=np.int64),
     }
+    extra = np.concatenate([s["extra"] for s in checked] or [np.zeros(0, np.float32)])
+    if (extra > 0).any():  # depth-blind data keeps the format that readers before extra depths read
+        arrays["extra"] = extra
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)  # a file object: numpy would append ".npz" to a bare name; noisy floats barely compress
@@ -110,7 +120,7 @@ def read_shard(path: str | os.PathLike) -> list[dict]:
             missing = [k for k in SHARD_KEYS if k not in data.files]
             if missing:
                 raise ValueError(f"{path}: not a grasp shard (missing {', '.join(missing)})")
-            arrays = {k: data[k] for k in SHARD_KEYS}
+            arrays = {k: data[k] for k in SHARD_KEYS + OPTIONAL_SHARD_KEYS if k in data.files}
     except FileNotFoundError:
         raise ValueError(f"{path}: no such shard") from None
     except (zipfile.BadZipFile, EOFError, OSError, KeyError) as err:
@@ -120,7 +130,8 @@ def read_shard(path: str | os.PathLike) -> list[dict]:
     s = len(arrays["scene_seeds"])
     ok = (len(po) == len(eo) == s + 1 and po[0] == 0 and eo[0] == 0 and po[-1] == len(arrays["points"])
           and eo[-1] == len(arrays["edges"]) and (np.diff(po) >= 0).all() and (np.diff(eo) >= 0).all()
-          and len(arrays["labels"]) == len(arrays["edges"]) and arrays["normals"].shape == arrays["points"].shape)
+          and len(arrays["labels"]) == len(arrays["edges"]) and arrays["normals"].shape == arrays["points"].shape
+          and arrays.setdefault("extra", np.zeros(len(arrays["edges"]), np.float32)).shape == arrays["labels"].shape)
     if not ok:
         raise ValueError(f"{path}: inconsistent shard (offsets do not match the arrays)")
     scenes = []
@@ -131,7 +142,7 @@ def read_shard(path: str | os.PathLike) -> list[dict]:
             raise ValueError(f"{path}: scene {i} has edges outside its {n} points")
         scenes.append({"points": arrays["points"][po[i]:po[i + 1]], "normals": arrays["normals"][po[i]:po[i + 1]],
                        "edges": edges, "labels": arrays["labels"][eo[i]:eo[i + 1]],
-                       "scene_seed": int(arrays["scene_seeds"][i])})
+                       "scene_seed": int(arrays["scene_seeds"][i]), "extra": arrays["extra"][eo[i]:eo[i + 1]]})
     return scenes
 
 

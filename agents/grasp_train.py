@@ -129,18 +129,35 @@ def balanced_bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return torch.stack(parts).mean()
 
 
-def _make_model(config: GraspTrainConfig) -> torch.nn.Module:
+def _make_model(config: GraspTrainConfig, max_extra_depth: float = 0.0) -> torch.nn.Module:
     from equimanip.policies.grasp.detector import MODELS
 
     # module initialisers draw from torch's global generator: seed a fork of it, leave the caller's alone
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        return MODELS[config.model](**config.model_kwargs)
+        kwargs = dict(config.model_kwargs)
+        if max_extra_depth > 0:  # the net learns to score depths: the detector then offers it every depth
+            kwargs["max_extra_depth"] = max_extra_depth
+        return MODELS[config.model](**kwargs)
+
+
+def max_extra_depth(scenes: list[dict]) -> float:
+    """The deepest extra depth among the labelled hands (m, rounded to a micrometre; 0: depth-blind data)."""
+    deepest = max((float(s["extra"].max()) for s in scenes if len(s.get("extra", ()))), default=0.0)
+    return round(deepest, 6)
 
 
 def _scene_tensors(scene: dict, device: torch.device) -> tuple[torch.Tensor, ...]:
+    extra = scene.get("extra")
+    extra = torch.zeros(len(scene["labels"])) if extra is None else torch.as_tensor(extra)
     return (torch.as_tensor(scene["points"], device=device), torch.as_tensor(scene["normals"], device=device),
-            torch.as_tensor(scene["edges"], device=device).long(), torch.as_tensor(scene["labels"], device=device))
+            torch.as_tensor(scene["edges"], device=device).long(), torch.as_tensor(scene["labels"], device=device),
+            extra.to(device=device, dtype=torch.float32))
+
+
+def _extra(model: torch.nn.Module, extra: torch.Tensor) -> torch.Tensor | None:
+    """What the net reads as the hands' extra depths: nothing for a depth-blind net."""
+    return extra if getattr(getattr(model, "config", None), "max_extra_depth", 0.0) > 0 else None
 
 
 def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, scenes: list[dict], train_ids: np.ndarray,
@@ -153,7 +170,7 @@ def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, scenes
     optimizer.zero_grad(set_to_none=True)
     losses = []
     for i in chosen:
-        points, normals, edges, labels = _scene_tensors(scenes[int(i)], device)
+        points, normals, edges, labels, extra = _scene_tensors(scenes[int(i)], device)
         pos = np.flatnonzero(scenes[int(i)]["labels"] > 0)
         neg = np.flatnonzero(scenes[int(i)]["labels"] == 0)
         pick = np.concatenate([rng.choice(pos, size=min(half, len(pos)), replace=False),
@@ -165,7 +182,8 @@ def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, scenes
             centre = points.mean(0)
             points = (points - centre) @ rot.T + centre
             normals = normals @ rot.T
-        losses.append(balanced_bce(model(points, normals, edges[pick_t]), labels[pick_t]))
+        extra = _extra(model, extra[pick_t])
+        losses.append(balanced_bce(model(points, normals, edges[pick_t], extra=extra), labels[pick_t]))
     loss = torch.stack(losses).mean()
     loss.backward()
     if config.grad_clip > 0:
@@ -184,9 +202,9 @@ def evaluate(model: torch.nn.Module, scenes: list[dict], ids: np.ndarray, device
         scene = scenes[int(i)]
         if len(scene["labels"]) == 0:
             continue
-        points, normals, edges, labels = _scene_tensors(scene, device)
-        edges, labels = edges[:MAX_VAL_EDGES], labels[:MAX_VAL_EDGES]
-        logits = model(points, normals, edges)
+        points, normals, edges, labels, extra = _scene_tensors(scene, device)
+        edges, labels, extra = edges[:MAX_VAL_EDGES], labels[:MAX_VAL_EDGES], extra[:MAX_VAL_EDGES]
+        logits = model(points, normals, edges, extra=_extra(model, extra))
         losses.append(float(balanced_bce(logits, labels)))
         order = torch.sort(logits, descending=True, stable=True).indices
         top1.append(float(labels[order[0]]))
@@ -306,7 +324,7 @@ def train_grasp(data: str | Path, model: str = "edge", out: str | Path = "runs/g
     train_local, val_local = _split(len(with_edges), config.val_fraction, config.seed)
     train_ids, val_ids = with_edges[train_local], with_edges[val_local]
 
-    net = _make_model(config).to(dev)
+    net = _make_model(config, max_extra_depth(scenes)).to(dev)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     history: dict[str, list] = {"loss": [], "val": []}
     start = 0

@@ -34,10 +34,12 @@ def add_eval_rule_options(g: argparse.ArgumentParser) -> None:
     g.add_argument("--no-flat-grasps", action="store_true", help=NO_FLAT_HELP)
     g.add_argument("--no-fill-columns", action="store_true", help=NO_FILL_HELP)
     g.add_argument("--clear-approach", action="store_true", help=CLEAR_APPROACH_HELP)
-    g.add_argument("--deepen", type=float, default=0.0, metavar="M",
-                   help="push each candidate hand up to M metres deeper along its approach, in 4 mm steps, as deep as "
-                        "it fits clear of the cloud, the filled columns and the table (our extension; default 0: the "
-                        "fingertips reach 4 mm past the contact, as in Edge Grasp)")
+    g.add_argument("--deepen", type=float, metavar="M",
+                   help="push candidate hands up to M metres deeper along their approach, in 4 mm steps, where they fit "
+                        "clear of the cloud, the filled columns and the table (our extension). A model trained on "
+                        "deeper hands (grasp generate --deepen) scores every depth that fits and the best is executed; "
+                        "any other detector sends each hand as deep as it fits. Default: the model's own training "
+                        "depth range (0 for the shipped models: fingertips 4 mm past the contact, as in Edge Grasp)")
     g.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
                    help="the network's arithmetic: fp32, bf16 (matrix products in bfloat16: about twice as fast "
                         "where the CPU has AVX-512 BF16 or AMX, or on an Ampere+ GPU; elsewhere slower) or auto (bf16 "
@@ -57,7 +59,8 @@ def cmd_grasp_generate(args: argparse.Namespace) -> int:
     config = GenerateConfig(objects=args.objects, scene=args.scene, scenes=args.scenes, num_objects=args.num_objects,
                             grasps_per_scene=args.grasps_per_scene, num_approach=args.num_approach, noise=args.noise,
                             seed=args.seed, shard_size=args.shard_size, flat_grasps=not args.no_flat_grasps,
-                            allow_contact=not args.fail_on_approach_contact, fill_columns=args.fill_columns)
+                            allow_contact=not args.fail_on_approach_contact, fill_columns=args.fill_columns,
+                            deepen=args.deepen)
     summary = generate(config, Path(args.out), workers=args.workers, ray_address=args.ray, progress=not args.no_progress)
     print(f"{summary['out']}: {summary['shards']} shards ({summary['new_shards']} new), {summary['new_grasps']} new "
           f"labelled grasps ({summary['new_positives']} successful) in {summary['wall_s']:.1f} s: "
@@ -152,6 +155,11 @@ def add_grasp_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--fill-columns", action="store_true",
                    help="label only candidates that pass the detector's filled-column check (by default the hands it "
                         "would prune are labelled too, mostly as failures)")
+    g.add_argument("--deepen", type=float, default=0.0, metavar="M",
+                   help="also label hands pushed 4, 8, … up to M metres deeper along their approach (every depth that "
+                        "fits clear of the cloud and the table is a candidate; the depth is stored with the label), so "
+                        "that a net trained on the data scores the depth (e.g. 0.016; default 0: Edge Grasp's depth, "
+                        "fingertips 4 mm past the contact)")
     g.add_argument("--fail-on-approach-contact", action="store_true",
                    help="label an attempt whose approach touches anything a failure (VGN's data generation, and the "
                         "data the shipped models were trained on); by default the hand closes where it stopped, as "

@@ -83,7 +83,7 @@ def render(data: dict) -> str:
                      f"{'—' if r.get('min_score') is None else r['min_score']} | "
                      f"{'yes' if r.get('flat_grasps') else 'no'}{', filled columns' if r.get('fill_columns') else ''}"
                      f"{', clear approach' if r.get('clear_approach') else ''}"
-                     f"{', deepen ' + format(r['deepen'], 'g') + ' m' if r.get('deepen') else ''}"
+                     f"{', deepen ' + format(r['deepen'], 'g') + ' m' if r.get('deepen') is not None else ''}"
                      f"{'' if r.get('precision', 'fp32') == 'fp32' else ', ' + r['precision']} | "
                      f"{r['wall_s']:.0f} "
                      f"| {cell['commit']} |")
@@ -128,7 +128,7 @@ def run_cells(args: argparse.Namespace, data: dict) -> None:
                              + ([] if args.no_flat_grasps else ["flat grasps"])
                              + ([] if args.no_fill_columns else ["fill columns"])
                              + (["clear approach"] if args.clear_approach else [])
-                             + ([f"deepen {args.deepen:g}"] if args.deepen else [])
+                             + ([f"deepen {args.deepen:g}"] if args.deepen is not None else [])
                              + ([] if args.precision == "fp32" else [args.precision]))
             if key in data["cells"] and not args.force:
                 print(f"reusing {label} / {scene}")
@@ -144,7 +144,7 @@ def run_cells(args: argparse.Namespace, data: dict) -> None:
                        + (" --no-flat-grasps" if args.no_flat_grasps else "")
                        + (" --no-fill-columns" if args.no_fill_columns else "")
                        + (" --clear-approach" if args.clear_approach else "")
-                       + (f" --deepen {args.deepen:g}" if args.deepen else "")
+                       + (f" --deepen {args.deepen:g}" if args.deepen is not None else "")
                        + ("" if args.precision == "fp32" else f" --precision {args.precision}"))
             data["cells"][key] = {"label": label, "result": result, "command": command, "commit": commit()}
             save(data)

@@ -171,3 +171,13 @@ def test_generate_train_eval_through_the_cli(tmp_path, capsys):
     result = json.loads(out.read_text())
     assert result["detector"] == str(run / "model.pt") and result["rounds"] == 1
     assert "GSR" in capsys.readouterr().out
+
+
+def test_generate_with_deepen_labels_deeper_hands_and_records_their_depth(tmp_path):
+    out = tmp_path / "deep"
+    generate(GenerateConfig(**{**TINY, "grasps_per_scene": 24, "deepen": 0.008}), out, progress=False)
+    extra = np.concatenate([s["extra"] for s in read_shards(out)])
+    assert len(extra) > 0 and set(np.round(extra.astype(float), 6)) <= {0.0, 0.004, 0.008} and (extra > 0).any()
+    assert json.loads((out / "meta.json").read_text())["config"]["deepen"] == 0.008
+    with pytest.raises(ValueError, match="deepen must lie in"):
+        GenerateConfig(**{**TINY, "deepen": -0.01})

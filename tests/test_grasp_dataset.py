@@ -84,3 +84,25 @@ def test_malformed_scenes_are_refused(tmp_path, change, match):
         scene["labels"] = np.zeros(len(change["edges"]))
     with pytest.raises(ValueError, match=match):
         write_shard(shard_path(tmp_path, 0), [scene])
+
+
+def test_extra_depths_round_trip_and_old_shards_read_as_zeros(tmp_path):
+    deep = _scene(0)
+    deep["extra"] = np.linspace(0.0, 0.016, 12)
+    write_shard(shard_path(tmp_path, 0), [deep, _scene(1, e=5)])
+    write_shard(shard_path(tmp_path, 1), [_scene(2)])  # no extra anywhere: the array is not written
+    back = read_shards(tmp_path)
+    assert back[0]["extra"].dtype == np.float32
+    np.testing.assert_allclose(back[0]["extra"], deep["extra"], rtol=1e-6)
+    np.testing.assert_array_equal(back[1]["extra"], np.zeros(5))
+    with np.load(shard_path(tmp_path, 1)) as data:
+        assert "extra" not in data.files
+    np.testing.assert_array_equal(back[2]["extra"], np.zeros(12))
+
+
+@pytest.mark.parametrize("extra", [np.full(12, -0.004), np.zeros(3), np.full(12, np.nan)], ids=["negative", "shape", "nan"])
+def test_bad_extra_depths_are_refused(tmp_path, extra):
+    scene = _scene(0)
+    scene["extra"] = extra
+    with pytest.raises(ValueError, match="extra must be 12 finite depths"):
+        write_shard(shard_path(tmp_path, 0), [scene])

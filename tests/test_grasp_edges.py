@@ -308,3 +308,29 @@ def test_deepen_pushes_each_hand_to_the_deepest_step_that_still_fits(box):
 def test_deepen_outside_the_fingers_reach_is_a_clear_error(box, deepen):
     with pytest.raises(ValueError, match="deepen must lie in"):
         _sample(box, deepen=deepen)
+
+
+def test_all_depths_returns_every_depth_that_fits_and_the_deepest_matches(box):
+    from equimanip.policies.grasp.edges import depth_levels
+
+    plain = _sample(box, fill_columns=False)
+    deepest = _sample(box, fill_columns=False, deepen=0.016)
+    every = _sample(box, fill_columns=False, deepen=0.016, all_depths=True)
+    assert depth_levels(0.016) == pytest.approx([0.0, 0.004, 0.008, 0.012, 0.016])
+    assert len(plain) < len(every) <= 5 * len(plain)
+    # each edge once per depth that fits, shallowest first, Edge Grasp's own depth always among them
+    pairs = [(tuple(e), round(float(x), 6)) for e, x in zip(every.edges.tolist(), every.extra)]
+    assert len(set(pairs)) == len(pairs)
+    by_edge: dict[tuple, list[float]] = {}
+    for e, x in pairs:
+        by_edge.setdefault(e, []).append(x)
+    assert list(by_edge) == [tuple(e) for e in plain.edges.tolist()]
+    assert all(xs[0] == 0.0 and xs == sorted(xs) for xs in by_edge.values())
+    # the deepest of them is the one deepen alone picks
+    assert [max(xs) for xs in by_edge.values()] == pytest.approx(deepest.extra.tolist(), abs=1e-6)
+    # every returned hand sits `extra` further along its approach than Edge Grasp's and fits
+    row = {tuple(e): i for i, e in enumerate(plain.edges.tolist())}
+    base = plain.poses[[row[e] for e, _ in pairs]]
+    torch.testing.assert_close(every.poses[:, :3, 3], base[:, :3, 3] + every.extra.unsqueeze(-1) * base[:, :3, 2])
+    points, rot, tcp = torch.as_tensor(box[0]), every.poses[:, :3, :3], every.poses[:, :3, 3]
+    assert not cloud_collision(points, rot, tcp, G).any() and not _table_collision(rot, tcp, 0.0, G).any()

@@ -172,3 +172,31 @@ def test_nets_equal_their_layer_by_layer_reference(scene, kind):
             fast, reference = net(p, n, edges), net(p, n, edges, reference=True)
         assert reference.std() > 1e-4
         torch.testing.assert_close(fast, reference, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", list(MODELS))
+def test_extra_depths_move_the_grasp_frame_and_keep_the_invariances(scene, kind):
+    p, n, edges = scene
+    net = _net(kind)
+    g = torch.Generator().manual_seed(0)
+    extra = 0.004 * torch.randint(0, 5, (len(edges),), generator=g).double()
+    rot, t = _random_rigid(5)
+    with torch.no_grad():
+        plain, zeros = net(p, n, edges), net(p, n, edges, extra=torch.zeros(len(edges), dtype=torch.float64))
+        deep = net(p, n, edges, extra=extra)
+        reference = net(p, n, edges, extra=extra, reference=True)
+        moved = net(p @ rot.T + t, n @ rot.T, edges, extra=extra)
+    torch.testing.assert_close(zeros, plain, rtol=1e-12, atol=1e-12)  # no extra is Edge Grasp's hand
+    # (an untrained net's max-pool may ignore a shift for a few edges)
+    assert ((deep - plain)[extra > 0].abs() > 0).float().mean() > 0.9
+    assert torch.equal(deep[extra == 0], plain[extra == 0])
+    torch.testing.assert_close(deep, reference, rtol=1e-10, atol=1e-10)
+    if kind == "vn-edge":  # the depth is measured along each hand's own approach: still SE(3)-invariant
+        assert (deep - moved).abs().max() < 1e-9
+
+
+@pytest.mark.parametrize("extra", [torch.zeros(3), [0.0] * 5], ids=["wrong-length", "not-a-tensor"])
+def test_bad_extra_depths_raise_clear_errors(scene, extra):
+    p, n, edges = scene
+    with pytest.raises(ValueError, match="extra must be an"):
+        _net("edge")(p, n, edges, extra=extra)

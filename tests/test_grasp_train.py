@@ -204,3 +204,25 @@ def test_a_copied_run_resumes_where_it_now_is(data, tmp_path):
     assert torch.load(tmp_path / "copy" / "checkpoint.pt", weights_only=True)["step"] == 2
     # the original run is untouched
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run").iterdir()} == before
+
+
+def test_a_net_trained_on_deeper_hands_scores_every_depth_at_detection(tmp_path):
+    folder = tmp_path / "deep"
+    scenes = []
+    for s in range(4):
+        p, n = preprocess_cloud(*box_cloud((0.05, 0.04, 0.06), 0.004, yaw=0.3 * s))
+        es = sample_edges(p, n, num_approach=8, max_edges=40, table_height=0.0, generator=torch.Generator().manual_seed(s),
+                          deepen=0.008, all_depths=True)
+        labels = (es.extra > 0.002).numpy().astype(np.uint8)  # deeper holds: a rule only depth can tell
+        scenes.append({"points": p, "normals": n, "edges": es.edges.numpy(), "labels": labels,
+                       "extra": es.extra.numpy(), "scene_seed": s})
+    write_shard(shard_path(folder, 0), scenes)
+    write_meta(folder, source="test boxes, deeper hands")
+    train_grasp(folder, model="edge", out=tmp_path / "run", steps=2, **FAST)
+    detector = GraspDetector.load(tmp_path / "run" / "model.pt", device="cpu")
+    assert detector.max_extra_depth == pytest.approx(0.008)
+    cloud = box_cloud((0.05, 0.04, 0.06), 0.004)
+    every = detector.detect(*cloud, top_k=None, table_height=0.0)
+    only_edge_grasp_depth = detector.detect(*cloud, top_k=None, table_height=0.0, deepen=0.0)
+    assert len(only_edge_grasp_depth) < len(every)  # each edge offered at every depth that fits
+    assert len(detector.detect(*cloud, top_k=None, table_height=0.0, max_edges=30)) == 30  # the cap holds for pairs

@@ -145,7 +145,7 @@ def _failure_kinds(failed: list[dict[str, Any]]) -> dict[str, int]:
 
 
 # -- detectors as planners ------------------------------------------------------------------------
-def detector_planner(detector: Any, num_approach: int = 64, **candidates: bool | float) -> Planner:
+def detector_planner(detector: Any, num_approach: int = 64, **candidates: bool | float | None) -> Planner:
     """Wrap a :class:`~equimanip.policies.grasp.detector.GraspDetector`: its top-scoring grasp, from
     ``num_approach`` approach points (the paper samples 32–64). ``candidates``: the candidate options of
     ``detect`` (``flat_grasps``, ``fill_columns``, ``clear_approach``, ``deepen``)."""
@@ -177,7 +177,7 @@ class EvalSpec:
     flat_grasps: bool = True  # levelled and rim candidates for flat objects (sample_edges); False: Edge Grasp's only
     fill_columns: bool = True  # prune hands reaching under a seen upward-facing surface (sample_edges)
     clear_approach: bool = False  # prune hands whose way in from the pre-grasp pose meets the cloud (sample_edges)
-    deepen: float = 0.0  # push each hand up to this much deeper where it fits (m; sample_edges)
+    deepen: float | None = None  # push hands up to this much deeper where they fit (m; GraspDetector.detect)
     precision: str = "fp32"  # the network's arithmetic (GraspDetector.precision): fp32, bf16 or auto
 
     def load_detector(self) -> Any:
@@ -187,7 +187,7 @@ class EvalSpec:
         return GraspDetector.load(self.detector, device=self.device, precision=self.precision)
 
     @property
-    def candidates(self) -> dict[str, bool | float]:
+    def candidates(self) -> dict[str, bool | float | None]:
         """The candidate options of ``GraspDetector.detect``."""
         return {"flat_grasps": self.flat_grasps, "fill_columns": self.fill_columns,
                 "clear_approach": self.clear_approach, "deepen": self.deepen}
@@ -237,7 +237,8 @@ def evaluate(spec: EvalSpec, *, rounds: int, seeds: list[int], workers: int = 1,
         raise ValueError(f"min_score must be in [0, 1] (detector scores are), got {spec.min_score}")
     from equimanip.policies.grasp.edges import check_deepen
 
-    check_deepen(spec.deepen)
+    if spec.deepen is not None:
+        check_deepen(spec.deepen)
     jobs = [(s, r) for s in seeds for r in range(rounds)]
     start = time.perf_counter()
     bar = tqdm(total=len(jobs), desc=f"{spec.detector} {spec.scene}", unit="round", disable=not progress)

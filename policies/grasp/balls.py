@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from equimanip.policies.grasp.gripper import FRANKA_HAND
 from equimanip.policies.grasp.point_ops import ball_query, knn, squared_distances
 
 
@@ -37,7 +38,8 @@ class Balls:
     edge_slot: torch.Tensor
 
 
-def check_inputs(points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor) -> None:
+def check_inputs(points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor,
+                 extra: torch.Tensor | None = None) -> None:
     """Clear errors for the networks' inputs instead of an index error deep inside torch."""
     if points.dim() != 2 or points.shape[1] != 3 or normals.shape != points.shape:
         raise ValueError(f"points and normals must both be (N, 3); got {tuple(points.shape)} and {tuple(normals.shape)}")
@@ -45,6 +47,15 @@ def check_inputs(points: torch.Tensor, normals: torch.Tensor, edges: torch.Tenso
         raise ValueError(f"edges must be an (E, 2) integer tensor; got {tuple(edges.shape)} {edges.dtype}")
     if edges.numel() and (int(edges.min()) < 0 or int(edges.max()) >= points.shape[0]):
         raise ValueError(f"edges index points outside [0, {points.shape[0]})")
+    if extra is not None and (not isinstance(extra, torch.Tensor) or tuple(extra.shape) != (edges.shape[0],)):
+        shape = tuple(extra.shape) if isinstance(extra, torch.Tensor) else type(extra).__name__
+        raise ValueError(f"extra must be an ({edges.shape[0]},) tensor, one extra depth per edge; got {shape}")
+
+
+def tip_margins(extra: torch.Tensor | None) -> float | torch.Tensor:
+    """How far each hand's fingertips reach past its contact: Edge Grasp's ``tip_margin`` plus the
+    hand's ``extra`` depth (``None``: the margin alone)."""
+    return FRANKA_HAND.tip_margin if extra is None else FRANKA_HAND.tip_margin + extra
 
 
 def build_balls(points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor, radius: float, max_points: int,
@@ -101,10 +112,13 @@ def gather_max(x: torch.Tensor, neighbours: torch.Tensor) -> torch.Tensor:
 
 
 def grasp_frames(points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor,
-                 tip_margin: float) -> tuple[torch.Tensor, torch.Tensor]:
+                 tip_margin: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Each edge's grasp frame from its geometry alone: ``(E, 3, 3)`` rotations (columns are the
     axes of :mod:`equimanip.policies.grasp.gripper`) and ``(E, 3)`` TCP positions relative to the
-    approach point."""
+    approach point. ``tip_margin``: how far the fingertips reach past the contact, one for all edges
+    or ``(E,)``, one per edge (a hand pushed deeper: ``EdgeSet.extra``)."""
+    if isinstance(tip_margin, torch.Tensor):
+        tip_margin = tip_margin.to(points.dtype).reshape(-1, 1)
     edges = edges.long()
     p_a, p_c, n_c = points[edges[:, 0]], points[edges[:, 1]], normals[edges[:, 1]]
     y = n_c / n_c.norm(dim=-1, keepdim=True).clamp_min(1e-9)
@@ -116,7 +130,7 @@ def grasp_frames(points: torch.Tensor, normals: torch.Tensor, edges: torch.Tenso
 
 
 def grasp_frame_points(balls: Balls, points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor,
-                       max_points: int, tip_margin: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                       max_points: int, tip_margin: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Each edge's ball points in its own grasp frame (origin at the TCP): what lies between,
     under and beside the fingers.
 
@@ -156,7 +170,7 @@ class GraspFramePointNet(torch.nn.Module):
         return (h * mask.unsqueeze(-1)).amax(1)  # ReLU features are ≥ 0: empty slots are neutral
 
     def from_balls(self, balls: Balls, points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor,
-                   max_points: int, tip_margin: float) -> torch.Tensor:
+                   max_points: int, tip_margin: float | torch.Tensor) -> torch.Tensor:
         """:meth:`forward` of :func:`grasp_frame_points`, equal up to float rounding, several times faster.
 
         Why it is the same function: the first layer is linear, so rotating each edge's points into

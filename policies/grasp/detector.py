@@ -197,12 +197,19 @@ class GraspDetector:
                               ).to(points.device)
         if self.scorer == "heuristic":
             return antipodal_scores(points, normals, edge_set.poses, self.gripper, approach=edge_set.edges[:, 0])
+        extra = edge_set.extra if self.max_extra_depth > 0 else None  # a depth-blind net scores Edge Grasp's hand
         with torch.inference_mode(), autocast(self.device, self.precision):
-            return torch.sigmoid(self.model(points, normals, edge_set.edges).float())
+            return torch.sigmoid(self.model(points, normals, edge_set.edges, extra=extra).float())
+
+    @property
+    def max_extra_depth(self) -> float:
+        """How much deeper than Edge Grasp's construction the net was trained to score hands (m; 0: not at all)."""
+        config = getattr(self.model, "config", None)
+        return float(getattr(config, "max_extra_depth", 0.0))
 
     def detect(self, points, normals=None, *, top_k: int | None = 10, viewpoint=None, table_height: float | None = None,
                num_approach: int = 32, max_edges: int = 4000, seed: int = 0, flat_grasps: bool = True,
-               fill_columns: bool = True, clear_approach: bool = False, deepen: float = 0.0) -> Detections:
+               fill_columns: bool = True, clear_approach: bool = False, deepen: float | None = None) -> Detections:
         """Grasps in a point cloud, best first.
 
         Args:
@@ -225,9 +232,12 @@ class GraspDetector:
                 cloud alone).
             clear_approach: also prune hands whose way in from the pre-grasp pose (5 cm back along the
                 approach) meets the cloud or the filled columns (our extension).
-            deepen: push each candidate hand up to this much deeper along its approach (m, in 4 mm steps),
-                as deep as it fits clear of the cloud, the filled columns and the table (our extension;
-                0: fingertips ``gripper.tip_margin`` past the contact).
+            deepen: push candidate hands up to this much deeper along their approach (m, in 4 mm steps)
+                where they fit clear of the cloud, the filled columns and the table (our extension). A net
+                trained on deeper hands (``max_extra_depth`` > 0) scores every depth that fits, at most
+                ``max_edges`` (edge, depth) pairs, and the best is returned; for any other scorer each hand
+                goes as deep as it fits. ``None``: the net's ``max_extra_depth`` (0 for depth-blind scorers:
+                fingertips ``gripper.tip_margin`` past the contact).
 
         Returns:
             :class:`Detections` (empty, with ``reason``, when nothing graspable is found).
@@ -260,9 +270,15 @@ class GraspDetector:
         generator = torch.Generator().manual_seed(int(seed))
         pt = torch.as_tensor(p, device=self.device)
         nt = torch.as_tensor(n, device=self.device)
+        scored_depths = self.max_extra_depth > 0
+        deepen = self.max_extra_depth if deepen is None else float(deepen)
         edge_set = sample_edges(pt, nt, num_approach=num_approach, max_edges=max_edges, table_height=table_height,
                                 generator=generator, gripper=self.gripper, flat_grasps=flat_grasps,
-                                fill_columns=fill_columns, clear_approach=clear_approach, deepen=deepen)
+                                fill_columns=fill_columns, clear_approach=clear_approach, deepen=deepen,
+                                all_depths=scored_depths)
+        if len(edge_set) > max_edges:  # edges repeated per depth: the cap bounds what the net scores
+            pick = torch.randperm(len(edge_set), generator=generator)[:max_edges].sort().values
+            edge_set = edge_set.subset(pick.to(edge_set.edges.device))
         t2 = time.perf_counter()
         timings["sample_ms"] = 1000 * (t2 - t1)
         if len(edge_set) == 0:

@@ -16,8 +16,7 @@ import torch
 from torch import nn
 
 from equimanip.policies.grasp.balls import (GraspFramePointNet, build_balls, check_inputs, gather_max, gather_neighbours,
-                                            grasp_frame_points)
-from equimanip.policies.grasp.gripper import FRANKA_HAND
+                                            grasp_frame_points, tip_margins)
 
 
 @dataclass
@@ -34,6 +33,9 @@ class EdgeNetConfig:
     # the ball's points in each edge's grasp frame, through a small PointNet (0 points: off, the paper's net)
     frame_points: int = 96
     frame_channels: tuple[int, ...] = (32, 64)
+    # trained on hands pushed up to this much deeper (EdgeSet.extra, m): the detector then scores every depth
+    # that fits and executes the best (0: trained at Edge Grasp's depth only)
+    max_extra_depth: float = 0.0
 
     def __post_init__(self) -> None:
         self.conv_channels = tuple(self.conv_channels)
@@ -99,7 +101,7 @@ class EdgeGraspNet(nn.Module):
         return asdict(self.config)
 
     def forward(self, points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor,
-                reference: bool = False) -> torch.Tensor:
+                reference: bool = False, extra: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of the edges.
 
         Args:
@@ -109,11 +111,14 @@ class EdgeGraspNet(nn.Module):
             reference: compute layer by layer as the paper's net is written, every intermediate
                 materialised and the head over each edge's concatenated features (the same logits
                 up to float rounding, slower; tests and ``scripts/bench_grasp_latency.py`` compare the two).
+            extra: ``(E,)`` how much deeper than Edge Grasp's construction each hand goes (m;
+                ``EdgeSet.extra``): the grasp-frame branch sees the ball from the hand's real TCP.
+                ``None``: zeros.
 
         Returns:
             ``(E,)`` logits (sigmoid → success probability).
         """
-        check_inputs(points, normals, edges)
+        check_inputs(points, normals, edges, extra)
         if edges.shape[0] == 0:
             return points.new_zeros(0)
         c = self.config
@@ -127,7 +132,7 @@ class EdgeGraspNet(nn.Module):
         point_feat = torch.cat(feats, dim=-1)  # (A, K, F)
         glob = (self.global_mlp(point_feat) * balls.mask.unsqueeze(-1)).amax(1)  # (A, G), >= 0 so zeros are neutral
         contact = point_feat[balls.edge_ball, balls.edge_slot]  # (E, F)
-        args = (balls, points, normals, edges, c.frame_points, FRANKA_HAND.tip_margin)
+        args = (balls, points, normals, edges, c.frame_points, tip_margins(extra))
         if reference:
             parts = [glob[balls.edge_ball], contact]
             if self.frame is not None:

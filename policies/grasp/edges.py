@@ -58,6 +58,8 @@ class EdgeSet:
         widths: ``(E,)`` suggested opening (m).
         depth: ``(E,)`` contact depth along the approach axis from the approach point.
         half_baseline: ``(E,)`` contact offset from the approach point along the closing axis.
+        extra: ``(E,)`` how much deeper than Edge Grasp's construction each hand goes (m, along its
+            approach; ``sample_edges(deepen=...)``); zeros when not given.
     """
 
     approach_idx: torch.Tensor
@@ -66,6 +68,11 @@ class EdgeSet:
     widths: torch.Tensor
     depth: torch.Tensor
     half_baseline: torch.Tensor
+    extra: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.extra is None:
+            self.extra = torch.zeros_like(self.depth)
 
     def __len__(self) -> int:
         return int(self.edges.shape[0])
@@ -73,7 +80,7 @@ class EdgeSet:
     def subset(self, keep: torch.Tensor) -> EdgeSet:
         """The edges selected by ``keep`` (bool mask or indices); the approach points are kept."""
         return EdgeSet(self.approach_idx, self.edges[keep], self.poses[keep], self.widths[keep], self.depth[keep],
-                       self.half_baseline[keep])
+                       self.half_baseline[keep], self.extra[keep])
 
     @classmethod
     def empty(cls, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> EdgeSet:
@@ -393,7 +400,8 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
                  radius: float = 0.05, min_dist: float = 0.003, max_dist: float = 0.038, max_edges: int = 4000,
                  table_height: float | None = None, generator: torch.Generator | None = None,
                  gripper: GripperGeometry = FRANKA_HAND, flat_grasps: bool = True,
-                 fill_columns: bool = True, clear_approach: bool = False, deepen: float = 0.0) -> EdgeSet:
+                 fill_columns: bool = True, clear_approach: bool = False, deepen: float = 0.0,
+                 all_depths: bool = False) -> EdgeSet:
     """Sample and prune candidate edge grasps of a preprocessed cloud (Huang et al. 2023).
 
     Approach points by farthest-point sampling; contacts in a ball of ``radius`` around each, at a
@@ -429,8 +437,12 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
             axis, meets the cloud (or the filled columns): such an approach stops on the contact and the
             hand closes short of its grasp (our extension).
         deepen: push each kept hand up to this much further along its approach (m), to the deepest of
-            ``deepen, deepen − DEEPEN_STEP, …`` that passes every check above (:func:`_deepen`; our
+            ``deepen, deepen − DEEPEN_STEP, …`` that passes every check above (:func:`_deepest_fit`; our
             extension). 0: every hand's fingertips reach ``gripper.tip_margin`` past its contact.
+        all_depths: with ``deepen``, return every depth that fits instead of the deepest: each edge once
+            per extra depth ``0, DEEPEN_STEP, …, deepen`` that passes (for a net that scores depths, and
+            for labelling them), in edge order and, within an edge, shallowest first. ``max_edges``
+            caps the edges before they are repeated.
 
     Returns:
         An :class:`EdgeSet` (empty when nothing survives).
@@ -478,11 +490,23 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
             perm = torch.randperm(sel.numel(), generator=generator, device=generator.device).to(sel.device)
             sel = sel[perm[:max_edges].sort().values]
     edges = torch.stack([a_rows[sel], c_rows[sel]], dim=1)
-    rot, tcp = rot[sel], tcp[sel]
-    if deepen > 0 and sel.numel():
-        tcp = _deepen(points, filled, rot, tcp, depth[sel], table, gripper, deepen, sweep)
-    return EdgeSet(approach_idx, edges, _pose_matrix(rot, tcp), _width(half_baseline[sel], gripper),
-                   depth[sel], half_baseline[sel])
+    rot, tcp, depth, half_baseline = rot[sel], tcp[sel], depth[sel], half_baseline[sel]
+    extra = torch.zeros_like(depth)
+    if deepen > 0 and sel.numel() and all_depths:
+        rows, extra = _all_depths(points, filled, rot, tcp, depth, table, gripper, deepen, sweep)
+        tcp = tcp[rows] + extra.unsqueeze(-1) * rot[rows, :, 2]
+        edges, rot, depth, half_baseline = edges[rows], rot[rows], depth[rows], half_baseline[rows]
+    elif deepen > 0 and sel.numel():
+        extra = _deepest_fit(points, filled, rot, tcp, depth, table, gripper, deepen, sweep)
+        tcp = tcp + extra.unsqueeze(-1) * rot[:, :, 2]
+    return EdgeSet(approach_idx, edges, _pose_matrix(rot, tcp), _width(half_baseline, gripper), depth, half_baseline,
+                   extra)
+
+
+def depth_levels(deepen: float) -> list[float]:
+    """The extra depths ``sample_edges(deepen=...)`` tries: ``0, DEEPEN_STEP, …`` up to ``deepen``."""
+    levels = int(round(deepen / DEEPEN_STEP + 1e-9))
+    return [0.0] + [deepen - i * DEEPEN_STEP for i in reversed(range(levels))] if levels else [0.0, deepen]
 
 
 def check_deepen(deepen: float, gripper: GripperGeometry = FRANKA_HAND) -> None:
@@ -492,35 +516,52 @@ def check_deepen(deepen: float, gripper: GripperGeometry = FRANKA_HAND) -> None:
                          f"got {deepen}")
 
 
-def _deepen(points: torch.Tensor, filled: torch.Tensor | None, rot: torch.Tensor, tcp: torch.Tensor,
-            depth: torch.Tensor, table_height: float | None, gripper: GripperGeometry, deepen: float,
-            sweep: float) -> torch.Tensor:
-    """The TCPs pushed along their approach axes to the deepest extra of ``deepen, deepen − DEEPEN_STEP, …``
-    whose hand still keeps the approach point clear of the palm, the table and the cloud (and ``filled``).
+def _fits(points: torch.Tensor, filled: torch.Tensor | None, rot: torch.Tensor, tcp: torch.Tensor,
+          depth: torch.Tensor, table_height: float | None, gripper: GripperGeometry, extra: float,
+          sweep: float) -> torch.Tensor:
+    """Whether each hand, pushed ``extra`` further along its approach, keeps the approach point clear of
+    the palm and the hand clear of the table, the cloud and ``filled``."""
+    cand = tcp + extra * rot[:, :, 2]
+    ok = depth + gripper.tip_margin + extra <= gripper.finger_depth - PALM_CLEARANCE
+    if table_height is not None:
+        ok &= ~_table_collision(rot, cand, table_height, gripper)
+    check = ok.nonzero().squeeze(1)
+    if check.numel():
+        hit = cloud_collision(points, rot[check], cand[check], gripper, sweep=sweep)
+        if filled is not None and len(filled):
+            hit |= cloud_collision(filled, rot[check], cand[check], gripper, sweep=sweep)
+        ok[check[hit]] = False
+    return ok
+
+
+def _deepest_fit(points: torch.Tensor, filled: torch.Tensor | None, rot: torch.Tensor, tcp: torch.Tensor,
+                 depth: torch.Tensor, table_height: float | None, gripper: GripperGeometry, deepen: float,
+                 sweep: float) -> torch.Tensor:
+    """Each hand's deepest extra of ``depth_levels(deepen)`` that :func:`_fits` (0 when none does).
 
     One fixed depth does not suit every grasp: fingertips 4 mm past the contact hold a thin rim but
     let a round object slip out, and deeper fingertips fit only where there is room (the fixed 20 mm
-    hand lost whole rounds to pruning). A hand that fits no deeper keeps its pose."""
-    out = tcp.clone()
+    hand lost whole rounds to pruning)."""
+    out = torch.zeros_like(depth)
     todo = torch.ones(len(tcp), dtype=torch.bool, device=tcp.device)
-    levels = int(round(deepen / DEEPEN_STEP + 1e-9))
-    extras = [deepen - i * DEEPEN_STEP for i in range(levels)] or [deepen]
-    for extra in extras:
-        if extra <= 1e-9:
-            break
+    for extra in reversed(depth_levels(deepen)[1:]):
         rows = todo.nonzero().squeeze(1)
         if rows.numel() == 0:
             break
-        cand = tcp[rows] + extra * rot[rows, :, 2]
-        ok = depth[rows] + gripper.tip_margin + extra <= gripper.finger_depth - PALM_CLEARANCE
-        if table_height is not None:
-            ok &= ~_table_collision(rot[rows], cand, table_height, gripper)
-        check = ok.nonzero().squeeze(1)
-        if check.numel():
-            hit = cloud_collision(points, rot[rows[check]], cand[check], gripper, sweep=sweep)
-            if filled is not None and len(filled):
-                hit |= cloud_collision(filled, rot[rows[check]], cand[check], gripper, sweep=sweep)
-            ok[check[hit]] = False
-        out[rows[ok]] = cand[ok]
+        ok = _fits(points, filled, rot[rows], tcp[rows], depth[rows], table_height, gripper, extra, sweep)
+        out[rows[ok]] = extra
         todo[rows[ok]] = False
     return out
+
+
+def _all_depths(points: torch.Tensor, filled: torch.Tensor | None, rot: torch.Tensor, tcp: torch.Tensor,
+                depth: torch.Tensor, table_height: float | None, gripper: GripperGeometry, deepen: float,
+                sweep: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every (hand, extra) of ``depth_levels(deepen)`` that :func:`_fits`, as hand rows and extras, by
+    hand and then shallowest first (extra 0 always fits: the hand passed the checks as it is)."""
+    levels = depth_levels(deepen)
+    fit = torch.ones(len(tcp), len(levels), dtype=torch.bool, device=tcp.device)
+    for j, extra in enumerate(levels[1:], start=1):
+        fit[:, j] = _fits(points, filled, rot, tcp, depth, table_height, gripper, extra, sweep)
+    rows, cols = fit.nonzero(as_tuple=True)  # row-major: by hand, then by level
+    return rows, torch.tensor(levels, dtype=tcp.dtype, device=tcp.device)[cols]

@@ -23,8 +23,7 @@ import torch
 from torch import nn
 
 from equimanip.policies.grasp.balls import (GraspFramePointNet, build_balls, check_inputs, gather_neighbours,
-                                            grasp_frame_points)
-from equimanip.policies.grasp.gripper import FRANKA_HAND
+                                            grasp_frame_points, tip_margins)
 
 _EPS = 1e-8
 
@@ -45,6 +44,9 @@ class VNEdgeNetConfig:
     # the ball's points in each edge's grasp frame (exactly invariant coordinates), through a small PointNet
     frame_points: int = 96
     frame_channels: tuple[int, ...] = (32, 64)
+    # trained on hands pushed up to this much deeper (EdgeSet.extra, m): the detector then scores every depth
+    # that fits and executes the best (0: trained at Edge Grasp's depth only)
+    max_extra_depth: float = 0.0
 
     def __post_init__(self) -> None:
         self.conv_channels = tuple(self.conv_channels)
@@ -176,7 +178,7 @@ class VNEdgeGraspNet(nn.Module):
         return asdict(self.config)
 
     def forward(self, points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor,
-                reference: bool = False) -> torch.Tensor:
+                reference: bool = False, extra: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of the edges.
 
         Args:
@@ -185,11 +187,14 @@ class VNEdgeGraspNet(nn.Module):
             edges: ``(E, 2)`` ``(approach, contact)`` point indices.
             reference: compute layer by layer, every intermediate materialised (the same logits up
                 to float rounding, slower; tests and ``scripts/bench_grasp_latency.py`` compare the two).
+            extra: ``(E,)`` how much deeper than Edge Grasp's construction each hand goes (m;
+                ``EdgeSet.extra``): the grasp-frame branch sees the ball from the hand's real TCP.
+                ``None``: zeros.
 
         Returns:
             ``(E,)`` logits, invariant to rotating and translating the cloud.
         """
-        check_inputs(points, normals, edges)
+        check_inputs(points, normals, edges, extra)
         if edges.shape[0] == 0:
             return points.new_zeros(0)
         c = self.config
@@ -214,6 +219,6 @@ class VNEdgeGraspNet(nn.Module):
             edge = relu((glob @ mix.weight[:, :g].T)[balls.edge_ball] + contact @ mix.weight[:, g:].T)
         parts = [self.invariant(edge)]
         if self.frame is not None:
-            args = (balls, points, normals, edges, c.frame_points, FRANKA_HAND.tip_margin)
+            args = (balls, points, normals, edges, c.frame_points, tip_margins(extra))
             parts.append(self.frame(*grasp_frame_points(*args)) if reference else self.frame.from_balls(*args))
         return self.head(torch.cat(parts, dim=-1)).squeeze(-1)
