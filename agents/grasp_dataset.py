@@ -126,12 +126,13 @@ def read_shard(path: str | os.PathLike) -> list[dict]:
     except (zipfile.BadZipFile, EOFError, OSError, KeyError) as err:
         raise ValueError(f"{path}: truncated or corrupted shard ({type(err).__name__}: {err}); "
                          "delete it and re-run the generator (it resumes)") from None
+    arrays.setdefault("extra", np.zeros(len(arrays["edges"]), np.float32))  # data from before extra depths
     po, eo = arrays["point_offsets"], arrays["edge_offsets"]
     s = len(arrays["scene_seeds"])
     ok = (len(po) == len(eo) == s + 1 and po[0] == 0 and eo[0] == 0 and po[-1] == len(arrays["points"])
           and eo[-1] == len(arrays["edges"]) and (np.diff(po) >= 0).all() and (np.diff(eo) >= 0).all()
           and len(arrays["labels"]) == len(arrays["edges"]) and arrays["normals"].shape == arrays["points"].shape
-          and arrays.setdefault("extra", np.zeros(len(arrays["edges"]), np.float32)).shape == arrays["labels"].shape)
+          and arrays["extra"].shape == arrays["labels"].shape)
     if not ok:
         raise ValueError(f"{path}: inconsistent shard (offsets do not match the arrays)")
     scenes = []

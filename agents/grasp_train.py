@@ -26,6 +26,7 @@ import torch
 
 from equimanip.agents.grasp_dataset import read_shards
 from equimanip.atomic import atomic_path, write_json
+from equimanip.policies.grasp.balls import trained_extra_depth
 
 MODEL_KINDS = ("edge", "vn-edge")
 TRAIN_CHECKPOINT_FORMAT = "equimanip.grasp_train_checkpoint"
@@ -157,7 +158,7 @@ def _scene_tensors(scene: dict, device: torch.device) -> tuple[torch.Tensor, ...
 
 def _extra(model: torch.nn.Module, extra: torch.Tensor) -> torch.Tensor | None:
     """What the net reads as the hands' extra depths: nothing for a depth-blind net."""
-    return extra if getattr(getattr(model, "config", None), "max_extra_depth", 0.0) > 0 else None
+    return extra if trained_extra_depth(model) > 0 else None
 
 
 def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, scenes: list[dict], train_ids: np.ndarray,

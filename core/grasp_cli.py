@@ -53,6 +53,18 @@ def eval_rule_options(args: argparse.Namespace) -> dict:
             "clear_approach": args.clear_approach, "deepen": args.deepen, "precision": args.precision}
 
 
+def eval_rule_flags(options: dict) -> str:
+    """The ``grasp eval`` flags that give :func:`eval_rule_options`' ``options`` (defaults left out), each with a
+    leading space: how a benchmark cell names its command."""
+    return (("" if options["allow_contact"] else " --fail-on-approach-contact")
+            + ("" if options["min_score"] is None else f" --min-score {options['min_score']}")
+            + ("" if options["flat_grasps"] else " --no-flat-grasps")
+            + ("" if options["fill_columns"] else " --no-fill-columns")
+            + (" --clear-approach" if options["clear_approach"] else "")
+            + ("" if options["deepen"] is None else f" --deepen {options['deepen']:g}")
+            + ("" if options["precision"] == "fp32" else f" --precision {options['precision']}"))
+
+
 def cmd_grasp_generate(args: argparse.Namespace) -> int:
     from equimanip.agents.grasp_data import GenerateConfig, generate
 

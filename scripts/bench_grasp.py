@@ -113,7 +113,7 @@ def _failures(result: dict) -> str:
 
 
 def run_cells(args: argparse.Namespace, data: dict) -> None:
-    from equimanip.grasp_cli import eval_rule_options
+    from equimanip.grasp_cli import eval_rule_flags, eval_rule_options
     from equimanip.envs.grasping.benchmark import EvalSpec, evaluate
 
     for entry in args.detectors:
@@ -133,19 +133,13 @@ def run_cells(args: argparse.Namespace, data: dict) -> None:
             if key in data["cells"] and not args.force:
                 print(f"reusing {label} / {scene}")
                 continue
-            spec = EvalSpec(detector=detector, scene=scene, objects=args.objects, noise=args.noise,
-                            **eval_rule_options(args))
+            rules = eval_rule_options(args)
+            spec = EvalSpec(detector=detector, scene=scene, objects=args.objects, noise=args.noise, **rules)
             result = evaluate(spec, rounds=args.rounds, seeds=args.seeds, workers=args.workers, progress=True)
             result.pop("rounds_log")
             command = (f"equimanip grasp eval --detector {detector} --scene {scene} --objects '{args.objects}' "
                        f"--rounds {args.rounds} --seeds {' '.join(map(str, args.seeds))} --noise {args.noise}"
-                       + ("" if allow_contact else " --fail-on-approach-contact")
-                       + ("" if args.min_score is None else f" --min-score {args.min_score}")
-                       + (" --no-flat-grasps" if args.no_flat_grasps else "")
-                       + (" --no-fill-columns" if args.no_fill_columns else "")
-                       + (" --clear-approach" if args.clear_approach else "")
-                       + (f" --deepen {args.deepen:g}" if args.deepen is not None else "")
-                       + ("" if args.precision == "fp32" else f" --precision {args.precision}"))
+                       + eval_rule_flags(rules))
             data["cells"][key] = {"label": label, "result": result, "command": command, "commit": commit()}
             save(data)
             g, d = result["gsr"], result["dr"]

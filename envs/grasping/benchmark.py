@@ -227,6 +227,8 @@ def evaluate(spec: EvalSpec, *, rounds: int, seeds: list[int], workers: int = 1,
     per-round log is in ``result["rounds_log"]``. Results do not depend on ``workers``."""
     from tqdm import tqdm
 
+    from equimanip.policies.grasp.edges import check_deepen
+
     load_object_set(spec.objects)  # bad object sets and detectors fail here, before any process starts
     spec.load_detector()
     if rounds < 1 or not seeds:
@@ -235,8 +237,6 @@ def evaluate(spec: EvalSpec, *, rounds: int, seeds: list[int], workers: int = 1,
         raise ValueError(f"workers must be ≥ 1, got {workers}")
     if spec.min_score is not None and not 0.0 <= spec.min_score <= 1.0:
         raise ValueError(f"min_score must be in [0, 1] (detector scores are), got {spec.min_score}")
-    from equimanip.policies.grasp.edges import check_deepen
-
     if spec.deepen is not None:
         check_deepen(spec.deepen)
     jobs = [(s, r) for s in seeds for r in range(rounds)]

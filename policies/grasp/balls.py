@@ -52,6 +52,12 @@ def check_inputs(points: torch.Tensor, normals: torch.Tensor, edges: torch.Tenso
         raise ValueError(f"extra must be an ({edges.shape[0]},) tensor, one extra depth per edge; got {shape}")
 
 
+def trained_extra_depth(model: torch.nn.Module | None) -> float:
+    """How much deeper than Edge Grasp's construction a net was trained to score hands (its config's
+    ``max_extra_depth``, m); 0 for depth-blind nets and for scorers without a net."""
+    return float(getattr(getattr(model, "config", None), "max_extra_depth", 0.0))
+
+
 def tip_margins(extra: torch.Tensor | None) -> float | torch.Tensor:
     """How far each hand's fingertips reach past its contact: Edge Grasp's ``tip_margin`` plus the
     hand's ``extra`` depth (``None``: the margin alone)."""

@@ -26,6 +26,7 @@ import torch
 from equimanip.atomic import atomic_path
 from equimanip.policies.device import autocast, resolve_device, resolve_precision
 from equimanip.policies.grasp.edge_net import EdgeGraspNet
+from equimanip.policies.grasp.balls import trained_extra_depth
 from equimanip.policies.grasp.edges import EdgeSet, preprocess_cloud, sample_edges
 from equimanip.policies.grasp.gripper import FRANKA_HAND, GripperGeometry
 from equimanip.policies.grasp.heuristic import antipodal_scores
@@ -204,8 +205,7 @@ class GraspDetector:
     @property
     def max_extra_depth(self) -> float:
         """How much deeper than Edge Grasp's construction the net was trained to score hands (m; 0: not at all)."""
-        config = getattr(self.model, "config", None)
-        return float(getattr(config, "max_extra_depth", 0.0))
+        return trained_extra_depth(self.model)
 
     def detect(self, points, normals=None, *, top_k: int | None = 10, viewpoint=None, table_height: float | None = None,
                num_approach: int = 32, max_edges: int = 4000, seed: int = 0, flat_grasps: bool = True,

@@ -489,18 +489,18 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
         else:
             perm = torch.randperm(sel.numel(), generator=generator, device=generator.device).to(sel.device)
             sel = sel[perm[:max_edges].sort().values]
+    extra = torch.zeros(sel.numel(), dtype=points.dtype, device=points.device)
+    if deepen > 0 and sel.numel():
+        checks = (points, idx, ball_mask, ball_of, frames, filled, table, gripper, sweep)
+        if all_depths:
+            rows, extra = _all_depths(sel, deepen, *checks)
+            sel = sel[rows]
+        else:
+            extra = _deepest_fit(sel, deepen, *checks)
     edges = torch.stack([a_rows[sel], c_rows[sel]], dim=1)
-    rot, tcp, depth, half_baseline = rot[sel], tcp[sel], depth[sel], half_baseline[sel]
-    extra = torch.zeros_like(depth)
-    if deepen > 0 and sel.numel() and all_depths:
-        rows, extra = _all_depths(points, filled, rot, tcp, depth, table, gripper, deepen, sweep)
-        tcp = tcp[rows] + extra.unsqueeze(-1) * rot[rows, :, 2]
-        edges, rot, depth, half_baseline = edges[rows], rot[rows], depth[rows], half_baseline[rows]
-    elif deepen > 0 and sel.numel():
-        extra = _deepest_fit(points, filled, rot, tcp, depth, table, gripper, deepen, sweep)
-        tcp = tcp + extra.unsqueeze(-1) * rot[:, :, 2]
-    return EdgeSet(approach_idx, edges, _pose_matrix(rot, tcp), _width(half_baseline, gripper), depth, half_baseline,
-                   extra)
+    tcp = tcp[sel] + extra.unsqueeze(-1) * rot[sel, :, 2]
+    return EdgeSet(approach_idx, edges, _pose_matrix(rot[sel], tcp), _width(half_baseline[sel], gripper), depth[sel],
+                   half_baseline[sel], extra)
 
 
 def depth_levels(deepen: float) -> list[float]:
@@ -516,52 +516,46 @@ def check_deepen(deepen: float, gripper: GripperGeometry = FRANKA_HAND) -> None:
                          f"got {deepen}")
 
 
-def _fits(points: torch.Tensor, filled: torch.Tensor | None, rot: torch.Tensor, tcp: torch.Tensor,
-          depth: torch.Tensor, table_height: float | None, gripper: GripperGeometry, extra: float,
-          sweep: float) -> torch.Tensor:
-    """Whether each hand, pushed ``extra`` further along its approach, keeps the approach point clear of
-    the palm and the hand clear of the table, the cloud and ``filled``."""
-    cand = tcp + extra * rot[:, :, 2]
-    ok = depth + gripper.tip_margin + extra <= gripper.finger_depth - PALM_CLEARANCE
+def _fits(sel: torch.Tensor, extra: float, points: torch.Tensor, idx: torch.Tensor, ball_mask: torch.Tensor,
+          ball_of: torch.Tensor, frames: tuple[torch.Tensor, ...], filled: torch.Tensor | None,
+          table_height: float | None, gripper: GripperGeometry, sweep: float) -> torch.Tensor:
+    """Whether each hand of ``sel``, pushed ``extra`` further along its approach, keeps the approach point
+    clear of the palm and the hand clear of the table, the cloud and ``filled`` (the checks of
+    :func:`sample_edges`, the cloud's ball first as in :func:`_collision_free`)."""
+    rot, tcp, depth = frames[0], frames[1], frames[2]
+    shifted = tcp + extra * rot[:, :, 2]
+    ok = depth[sel] + gripper.tip_margin + extra <= gripper.finger_depth - PALM_CLEARANCE
     if table_height is not None:
-        ok &= ~_table_collision(rot, cand, table_height, gripper)
-    check = ok.nonzero().squeeze(1)
-    if check.numel():
-        hit = cloud_collision(points, rot[check], cand[check], gripper, sweep=sweep)
-        if filled is not None and len(filled):
-            hit |= cloud_collision(filled, rot[check], cand[check], gripper, sweep=sweep)
-        ok[check[hit]] = False
-    return ok
+        ok &= ~_table_collision(rot[sel], shifted[sel], table_height, gripper)
+    free = _collision_free(points, idx, ball_mask, ball_of, sel[ok], (rot, shifted), gripper, filled, sweep)
+    return torch.isin(sel, free)
 
 
-def _deepest_fit(points: torch.Tensor, filled: torch.Tensor | None, rot: torch.Tensor, tcp: torch.Tensor,
-                 depth: torch.Tensor, table_height: float | None, gripper: GripperGeometry, deepen: float,
-                 sweep: float) -> torch.Tensor:
-    """Each hand's deepest extra of ``depth_levels(deepen)`` that :func:`_fits` (0 when none does).
+def _deepest_fit(sel: torch.Tensor, deepen: float, *checks) -> torch.Tensor:
+    """Each hand's deepest extra of ``depth_levels(deepen)`` that :func:`_fits` (0 when none does);
+    ``checks``: the arguments of :func:`_fits` after ``extra``.
 
     One fixed depth does not suit every grasp: fingertips 4 mm past the contact hold a thin rim but
     let a round object slip out, and deeper fingertips fit only where there is room (the fixed 20 mm
     hand lost whole rounds to pruning)."""
-    out = torch.zeros_like(depth)
-    todo = torch.ones(len(tcp), dtype=torch.bool, device=tcp.device)
+    out = torch.zeros(sel.numel(), dtype=checks[0].dtype, device=sel.device)
+    todo = torch.ones(sel.numel(), dtype=torch.bool, device=sel.device)
     for extra in reversed(depth_levels(deepen)[1:]):
         rows = todo.nonzero().squeeze(1)
         if rows.numel() == 0:
             break
-        ok = _fits(points, filled, rot[rows], tcp[rows], depth[rows], table_height, gripper, extra, sweep)
+        ok = _fits(sel[rows], extra, *checks)
         out[rows[ok]] = extra
         todo[rows[ok]] = False
     return out
 
 
-def _all_depths(points: torch.Tensor, filled: torch.Tensor | None, rot: torch.Tensor, tcp: torch.Tensor,
-                depth: torch.Tensor, table_height: float | None, gripper: GripperGeometry, deepen: float,
-                sweep: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every (hand, extra) of ``depth_levels(deepen)`` that :func:`_fits`, as hand rows and extras, by
-    hand and then shallowest first (extra 0 always fits: the hand passed the checks as it is)."""
+def _all_depths(sel: torch.Tensor, deepen: float, *checks) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every (hand, extra) of ``depth_levels(deepen)`` that :func:`_fits`, as rows of ``sel`` and extras,
+    by hand and then shallowest first (extra 0 always fits: the hand passed the checks as it is)."""
     levels = depth_levels(deepen)
-    fit = torch.ones(len(tcp), len(levels), dtype=torch.bool, device=tcp.device)
+    fit = torch.ones(sel.numel(), len(levels), dtype=torch.bool, device=sel.device)
     for j, extra in enumerate(levels[1:], start=1):
-        fit[:, j] = _fits(points, filled, rot, tcp, depth, table_height, gripper, extra, sweep)
+        fit[:, j] = _fits(sel, extra, *checks)
     rows, cols = fit.nonzero(as_tuple=True)  # row-major: by hand, then by level
-    return rows, torch.tensor(levels, dtype=tcp.dtype, device=tcp.device)[cols]
+    return rows, torch.tensor(levels, dtype=checks[0].dtype, device=sel.device)[cols]
