@@ -71,6 +71,7 @@ class GraspTrainConfig:
             raise ValueError(f"rotation_axes must be so3 or z; got {self.rotation_axes!r}")
         if not 0.0 <= self.val_fraction <= 0.5:
             raise ValueError(f"val_fraction must be in [0, 0.5]; got {self.val_fraction}")
+        check_model_kwargs(self.model, self.model_kwargs)
         return self
 
     @classmethod
@@ -78,6 +79,38 @@ class GraspTrainConfig:
         data = json.loads(Path(path).read_text())
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def check_model_kwargs(model: str, kwargs: dict) -> None:
+    """Refuse network overrides that are not hyper-parameters of ``model``'s config (or that the data sets)."""
+    from equimanip.policies.grasp.detector import MODELS
+
+    config_class = type(MODELS[model]().config)
+    known = {f.name for f in fields(config_class)} - {"max_extra_depth"}  # the training data sets it
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise ValueError(f"unknown {model} network setting(s): {', '.join(unknown)}; accepted: {', '.join(sorted(known))}")
+
+
+def parse_net_options(items: list[str] | None) -> dict:
+    """``["radius=0.06", "conv_channels=32,64,128"]`` → ``{"radius": 0.06, "conv_channels": (32, 64, 128)}``:
+    numbers as int or float, comma lists as tuples (``equimanip grasp train --net``)."""
+    def number(text: str) -> int | float:
+        try:
+            return int(text)
+        except ValueError:
+            return float(text)
+
+    out: dict = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise ValueError(f"--net takes KEY=VALUE (e.g. radius=0.06 or conv_channels=32,64,128); got {item!r}")
+        try:
+            out[key] = tuple(number(v) for v in value.split(",")) if "," in value else number(value)
+        except ValueError:
+            raise ValueError(f"--net {key}: {value!r} is not a number or a comma-separated list of numbers") from None
+    return out
 
 
 def data_folders(data: str | os.PathLike | list) -> list[Path]:
@@ -394,6 +427,9 @@ def train_from_args(args: Any) -> int:
     """``equimanip grasp train`` (the parser lives in ``equimanip.grasp_cli``)."""
     options = {k: getattr(args, k) for k in ("edges_per_scene", "val_every", "checkpoint_every", "rotation_axes")
                if getattr(args, k, None) is not None}
+    net = parse_net_options(getattr(args, "net", None))
+    if net:
+        options["model_kwargs"] = net
     summary = train_grasp(args.data, model=args.model, out=args.out, steps=args.steps, lr=args.lr,
                           batch_scenes=args.batch_scenes, seed=args.seed, device=args.device, resume=args.resume,
                           progress=not args.no_progress, **options)

@@ -40,6 +40,10 @@ def add_eval_rule_options(g: argparse.ArgumentParser) -> None:
                         "deeper hands (grasp generate --deepen) scores every depth that fits and the best is executed; "
                         "any other detector sends each hand as deep as it fits. Default: the model's own training "
                         "depth range (0 for the shipped models: fingertips 4 mm past the contact, as in Edge Grasp)")
+    g.add_argument("--fill-shadows", type=float, default=0.0, metavar="M",
+                   help="also prune hands that reach into the first M metres behind a seen point, away from the camera "
+                        "(e.g. 0.02): one view does not see an object's far side, and a finger that meets it stops the "
+                        "approach and the hand closes on nothing (our extension; default 0: off)")
     g.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
                    help="the network's arithmetic: fp32, bf16 (matrix products in bfloat16: about twice as fast "
                         "where the CPU has AVX-512 BF16 or AMX, or on an Ampere+ GPU; elsewhere slower) or auto (bf16 "
@@ -50,7 +54,8 @@ def eval_rule_options(args: argparse.Namespace) -> dict:
     """The :class:`~equimanip.envs.grasping.benchmark.EvalSpec` fields of :func:`add_eval_rule_options`' flags."""
     return {"allow_contact": not args.fail_on_approach_contact, "min_score": args.min_score,
             "flat_grasps": not args.no_flat_grasps, "fill_columns": not args.no_fill_columns,
-            "clear_approach": args.clear_approach, "deepen": args.deepen, "precision": args.precision}
+            "clear_approach": args.clear_approach, "deepen": args.deepen, "fill_shadows": args.fill_shadows,
+            "precision": args.precision}
 
 
 def eval_rule_flags(options: dict) -> str:
@@ -62,6 +67,7 @@ def eval_rule_flags(options: dict) -> str:
             + ("" if options["fill_columns"] else " --no-fill-columns")
             + (" --clear-approach" if options["clear_approach"] else "")
             + ("" if options["deepen"] is None else f" --deepen {options['deepen']:g}")
+            + ("" if not options["fill_shadows"] else f" --fill-shadows {options['fill_shadows']:g}")
             + ("" if options["precision"] == "fp32" else f" --precision {options['precision']}"))
 
 
@@ -211,6 +217,12 @@ def add_grasp_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--checkpoint-every", dest="checkpoint_every", type=int, help="steps between checkpoints (default 200)")
     t.add_argument("--seed", type=int, default=0, help="seed of init, split, sampling and augmentation (default 0)")
     t.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N (default auto)")
+    t.add_argument("--net", nargs="+", metavar="KEY=VALUE",
+                   help="network hyper-parameters, e.g. --net radius=0.06 max_ball_points=384 frame_points=192 (the "
+                        "fields of EdgeNetConfig / VNEdgeNetConfig: radius of the ball each approach point sees, m; "
+                        "max_ball_points kept per ball; k of the kNN graph; conv_channels; global_dim; head; "
+                        "frame_points and frame_channels of the grasp-frame branch; lists comma-separated). Saved in "
+                        "the checkpoint, so the detector rebuilds the same net (default: the config's defaults)")
     t.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last checkpoint")
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     t.set_defaults(func=cmd_grasp_train)

@@ -84,6 +84,7 @@ def render(data: dict) -> str:
                      f"{'yes' if r.get('flat_grasps') else 'no'}{', filled columns' if r.get('fill_columns') else ''}"
                      f"{', clear approach' if r.get('clear_approach') else ''}"
                      f"{', deepen ' + format(r['deepen'], 'g') + ' m' if r.get('deepen') is not None else ''}"
+                     f"{', shadows ' + format(r['fill_shadows'], 'g') + ' m' if r.get('fill_shadows') else ''}"
                      f"{'' if r.get('precision', 'fp32') == 'fp32' else ', ' + r['precision']} | "
                      f"{r['wall_s']:.0f} "
                      f"| {cell['commit']} |")
@@ -129,6 +130,7 @@ def run_cells(args: argparse.Namespace, data: dict) -> None:
                              + ([] if args.no_fill_columns else ["fill columns"])
                              + (["clear approach"] if args.clear_approach else [])
                              + ([f"deepen {args.deepen:g}"] if args.deepen is not None else [])
+                             + ([f"fill shadows {args.fill_shadows:g}"] if args.fill_shadows else [])
                              + ([] if args.precision == "fp32" else [args.precision]))
             if key in data["cells"] and not args.force:
                 print(f"reusing {label} / {scene}")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from equimanip.policies.grasp.edges import (TABLE_MARGIN, _frames, _table_collision, cloud_collision, column_points,
-                                            grasp_pose_from_edge, preprocess_cloud, sample_edges)
+                                            grasp_pose_from_edge, preprocess_cloud, sample_edges, shadow_points)
 from equimanip.policies.grasp.gripper import FRANKA_HAND
 from equimanip.policies.grasp.synthetic import box_cloud
 
@@ -202,6 +202,46 @@ def test_the_swept_hand_collides_with_what_lies_on_its_way_in(point, swept):
     pts, rot, tcp = torch.tensor([point]), torch.eye(3)[None], torch.zeros(1, 3)
     assert not cloud_collision(pts, rot, tcp)[0]
     assert bool(cloud_collision(pts, rot, tcp, sweep=0.05)[0]) is swept
+
+
+def test_shadow_points_lie_behind_each_seen_point_on_its_camera_ray():
+    points = torch.tensor([[0.0, 0.0, 0.05], [0.03, -0.02, 0.004]], dtype=torch.float64)
+    eye = np.array([0.1, 0.2, 0.5])
+    behind = shadow_points(points, eye, 0.02, spacing=0.005).reshape(2, 4, 3)
+    for p, row in zip(points.numpy(), behind.numpy()):
+        ray = (p - eye) / np.linalg.norm(p - eye)
+        np.testing.assert_allclose(row, p + np.outer([0.005, 0.01, 0.015, 0.02], ray), atol=1e-12)
+    # below the table plane nothing is hidden: the low point's shadow stops there
+    cut = shadow_points(points, eye, 0.02, spacing=0.005, table_height=0.0)
+    assert len(cut) < 8 and (cut[:, 2] > 0).all()
+    assert len(shadow_points(points, eye, 0.004, spacing=0.005)) == 0
+
+
+def test_filled_shadows_prune_hands_reaching_behind_the_seen_faces():
+    # the box as one view from +x, +y sees it: its far side lies in the shadow of the seen top and faces
+    eye = np.array([0.3, 0.3, 0.5])
+    points, normals = box_cloud((0.05, 0.04, 0.06))
+    seen = (normals[:, 2] > 0.5) | (normals[:, 0] > 0.5) | (normals[:, 1] > 0.5)
+    box = preprocess_cloud(points[seen], normals[seen])
+    shadows = shadow_points(torch.as_tensor(box[0]), eye, 0.02, table_height=0.0)
+    plain = _sample(box, fill_columns=False)
+    pruned = _sample(box, fill_columns=False, viewpoint=eye, fill_shadows=0.02)
+    assert 0 < len(pruned) < len(plain)
+    assert not cloud_collision(shadows, pruned.poses[:, :3, :3], pruned.poses[:, :3, 3], G).any()
+    gone = cloud_collision(shadows, plain.poses[:, :3, :3], plain.poses[:, :3, 3], G)
+    assert int(gone.sum()) == len(plain) - len(pruned)
+    # with the filled columns too, a hand survives only when clear of both
+    both = _sample(box, viewpoint=eye, fill_shadows=0.02)
+    assert len(both) <= min(len(pruned), len(_sample(box)))
+
+
+@pytest.mark.parametrize("kwargs, message", [({"fill_shadows": 0.02}, "needs the camera position"),
+                                             ({"fill_shadows": -0.01, "viewpoint": [0, 0, 1]}, "must lie in"),
+                                             ({"fill_shadows": 0.5, "viewpoint": [0, 0, 1]}, "must lie in"),
+                                             ({"fill_shadows": 0.02, "viewpoint": [0, np.nan, 1]}, "finite camera")])
+def test_bad_shadow_options_are_clear_errors(box, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        _sample(box, **kwargs)
 
 
 def test_clear_approach_prunes_hands_whose_way_in_meets_the_cloud(box):

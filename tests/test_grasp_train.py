@@ -99,6 +99,32 @@ def test_refuses_an_unknown_model(data, tmp_path, capsys):
     assert exit_info.value.code == 2 and "invalid choice" in capsys.readouterr().err
 
 
+def test_net_options_set_the_saved_network(data, tmp_path, capsys):
+    from equimanip.cli import main
+
+    run = tmp_path / "run"
+    assert main(["grasp", "train", "--data", str(data), "--model", "edge", "--out", str(run), "--steps", "2",
+                 "--batch-scenes", "2", "--edges-per-scene", "16", "--no-progress",
+                 "--net", "radius=0.05", "max_ball_points=40", "conv_channels=16,32,64"]) == 0
+    detector = GraspDetector.load(str(run / "model.pt"))
+    c = detector.model.config
+    assert (c.radius, c.max_ball_points, c.conv_channels) == (0.05, 40, (16, 32, 64))
+    assert json.loads((run / "config.json").read_text())["model_kwargs"]["max_ball_points"] == 40
+
+
+@pytest.mark.parametrize("net, message", [(["radius"], "KEY=VALUE"), (["radius=wide"], "not a number"),
+                                          (["width=3"], "unknown edge network setting"),
+                                          (["max_extra_depth=0.01"], "unknown edge network setting")])
+def test_bad_net_options_are_one_line_errors(data, tmp_path, capsys, net, message):
+    from equimanip.cli import main
+
+    assert main(["grasp", "train", "--data", str(data), "--model", "edge", "--out", str(tmp_path / "run"),
+                 "--net", *net]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
 def _weights(run: Path) -> dict:
     return torch.load(run / "model.pt", weights_only=True)["state_dict"]
 

@@ -148,7 +148,7 @@ def _failure_kinds(failed: list[dict[str, Any]]) -> dict[str, int]:
 def detector_planner(detector: Any, num_approach: int = 64, **candidates: bool | float | None) -> Planner:
     """Wrap a :class:`~equimanip.policies.grasp.detector.GraspDetector`: its top-scoring grasp, from
     ``num_approach`` approach points (the paper samples 32–64). ``candidates``: the candidate options of
-    ``detect`` (``flat_grasps``, ``fill_columns``, ``clear_approach``, ``deepen``)."""
+    ``detect`` (``flat_grasps``, ``fill_columns``, ``clear_approach``, ``deepen``, ``fill_shadows``)."""
 
     def plan(observation: Observation, rng: np.random.Generator) -> tuple[np.ndarray, float] | None:
         grasps = detector.detect(observation.points, viewpoint=observation.viewpoint,
@@ -178,6 +178,7 @@ class EvalSpec:
     fill_columns: bool = True  # prune hands reaching under a seen upward-facing surface (sample_edges)
     clear_approach: bool = False  # prune hands whose way in from the pre-grasp pose meets the cloud (sample_edges)
     deepen: float | None = None  # push hands up to this much deeper where they fit (m; GraspDetector.detect)
+    fill_shadows: float = 0.0  # prune hands reaching this far behind a seen point, away from the camera (m)
     precision: str = "fp32"  # the network's arithmetic (GraspDetector.precision): fp32, bf16 or auto
 
     def load_detector(self) -> Any:
@@ -190,7 +191,7 @@ class EvalSpec:
     def candidates(self) -> dict[str, bool | float | None]:
         """The candidate options of ``GraspDetector.detect``."""
         return {"flat_grasps": self.flat_grasps, "fill_columns": self.fill_columns,
-                "clear_approach": self.clear_approach, "deepen": self.deepen}
+                "clear_approach": self.clear_approach, "deepen": self.deepen, "fill_shadows": self.fill_shadows}
 
 
 def _spec_round(spec: EvalSpec, world: GraspWorld, planner: Planner, seed: int, round_index: int,
@@ -227,7 +228,7 @@ def evaluate(spec: EvalSpec, *, rounds: int, seeds: list[int], workers: int = 1,
     per-round log is in ``result["rounds_log"]``. Results do not depend on ``workers``."""
     from tqdm import tqdm
 
-    from equimanip.policies.grasp.edges import check_deepen
+    from equimanip.policies.grasp.edges import check_deepen, check_fill_shadows
 
     load_object_set(spec.objects)  # bad object sets and detectors fail here, before any process starts
     spec.load_detector()
@@ -239,6 +240,7 @@ def evaluate(spec: EvalSpec, *, rounds: int, seeds: list[int], workers: int = 1,
         raise ValueError(f"min_score must be in [0, 1] (detector scores are), got {spec.min_score}")
     if spec.deepen is not None:
         check_deepen(spec.deepen)
+    check_fill_shadows(spec.fill_shadows, np.zeros(3))
     jobs = [(s, r) for s in seeds for r in range(rounds)]
     start = time.perf_counter()
     bar = tqdm(total=len(jobs), desc=f"{spec.detector} {spec.scene}", unit="round", disable=not progress)

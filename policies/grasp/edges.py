@@ -39,6 +39,7 @@ PALM_CLEARANCE = 0.003  # the approach point itself must lie this far in front o
 # how far back along the approach the hand starts (VGN's pre-grasp distance, envs.grasping.world.PREGRASP)
 APPROACH_SWEEP = 0.05
 DEEPEN_STEP = 0.004  # sample_edges(deepen=...): the extra depths tried, this far apart
+MAX_SHADOW = 0.1  # sample_edges(fill_shadows=...): longer shadows fill whole scenes
 MAX_BALL_POINTS = 1024  # contact candidates kept per approach ball (the nearest ones)
 _EPS = 1e-9
 LEVEL_TILT = 35.0  # degrees: a contact normal this close to horizontal may be levelled (flat grasps)
@@ -375,6 +376,26 @@ def column_points(points: torch.Tensor, normals: torch.Tensor, table_height: flo
     return below[keep]
 
 
+def shadow_points(points: torch.Tensor, viewpoint: torch.Tensor | np.ndarray, length: float, *, spacing: float = 0.005,
+                  table_height: float | None = None) -> torch.Tensor:
+    """Points filling the first ``length`` metres behind every seen point, away from the camera, ``spacing`` apart.
+
+    One view sees the surfaces that face the camera; right behind them the object goes on, unseen. The far
+    finger of a grasp across an object whose far side bulges out of sight ends there: the approach stops on
+    the hidden side and the hand closes on nothing. Points below the table plane (when given) are dropped."""
+    eye = torch.as_tensor(np.asarray(viewpoint, dtype=np.float64).reshape(3), dtype=points.dtype, device=points.device)
+    levels = int(math.floor(length / spacing + 1e-9))
+    if levels == 0 or len(points) == 0:
+        return points.new_zeros((0, 3))
+    ray = points - eye
+    ray = ray / ray.norm(dim=-1, keepdim=True).clamp_min(_EPS)
+    steps = torch.arange(1, levels + 1, dtype=points.dtype, device=points.device) * spacing
+    behind = (points.unsqueeze(1) + steps.view(1, -1, 1) * ray.unsqueeze(1)).reshape(-1, 3)
+    if table_height is not None:
+        behind = behind[behind[:, 2] > table_height]
+    return behind
+
+
 def _collision_free(points: torch.Tensor, idx: torch.Tensor, ball_mask: torch.Tensor, ball_of: torch.Tensor,
                     sel: torch.Tensor, frames: tuple[torch.Tensor, ...], gripper: GripperGeometry,
                     filled: torch.Tensor | None = None, sweep: float = 0.0) -> torch.Tensor:
@@ -401,7 +422,8 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
                  table_height: float | None = None, generator: torch.Generator | None = None,
                  gripper: GripperGeometry = FRANKA_HAND, flat_grasps: bool = True,
                  fill_columns: bool = True, clear_approach: bool = False, deepen: float = 0.0,
-                 all_depths: bool = False) -> EdgeSet:
+                 all_depths: bool = False, viewpoint: np.ndarray | torch.Tensor | None = None,
+                 fill_shadows: float = 0.0) -> EdgeSet:
     """Sample and prune candidate edge grasps of a preprocessed cloud (Huang et al. 2023).
 
     Approach points by farthest-point sampling; contacts in a ball of ``radius`` around each, at a
@@ -443,6 +465,10 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
             per extra depth ``0, DEEPEN_STEP, …, deepen`` that passes (for a net that scores depths, and
             for labelling them), in edge order and, within an edge, shallowest first. ``max_edges``
             caps the edges before they are repeated.
+        viewpoint: the camera position (needed by ``fill_shadows``).
+        fill_shadows: also prune open hands that reach into the first ``fill_shadows`` metres behind a
+            seen point, away from the camera (:func:`shadow_points`; our extension; 0: off). There the
+            seen surface's object most likely goes on.
 
     Returns:
         An :class:`EdgeSet` (empty when nothing survives).
@@ -455,6 +481,7 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
     if points.dim() != 2 or points.shape[1] != 3 or normals.shape != points.shape:
         raise ValueError(f"points and normals must both be (N, 3); got {tuple(points.shape)} and {tuple(normals.shape)}")
     check_deepen(deepen, gripper)
+    check_fill_shadows(fill_shadows, viewpoint)
     n = points.shape[0]
     if n < 2 or num_approach < 1:
         return EdgeSet.empty(points.device, points.dtype)
@@ -474,6 +501,9 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
     if table is not None and flat_grasps:
         frames, keep = _retry_levelled(points, normals, a_rows, c_rows, dist, frames, keep, table, gripper)
     filled = column_points(points, normals, table) if table is not None and fill_columns else None
+    if fill_shadows > 0:
+        shadows = shadow_points(points, viewpoint, fill_shadows, table_height=table)
+        filled = shadows if filled is None else torch.cat([filled, shadows])
     sweep = APPROACH_SWEEP if clear_approach else 0.0
     sel = _collision_free(points, idx, ball_mask, ball_of, keep.nonzero().squeeze(1), frames, gripper, filled, sweep)
     if table is not None and flat_grasps and sel.numel() == 0:
@@ -514,6 +544,17 @@ def check_deepen(deepen: float, gripper: GripperGeometry = FRANKA_HAND) -> None:
     if not 0.0 <= deepen <= gripper.finger_depth:
         raise ValueError(f"deepen must lie in [0, {gripper.finger_depth}] (metres of extra depth, e.g. 0.016); "
                          f"got {deepen}")
+
+
+def check_fill_shadows(fill_shadows: float, viewpoint) -> None:
+    """Refuse a shadow length (``sample_edges(fill_shadows=...)``) that is negative, absurd or has no camera."""
+    if not 0.0 <= fill_shadows <= MAX_SHADOW:
+        raise ValueError(f"fill_shadows must lie in [0, {MAX_SHADOW}] (metres behind each seen point, e.g. 0.02); "
+                         f"got {fill_shadows}")
+    if fill_shadows > 0 and viewpoint is None:
+        raise ValueError("fill_shadows needs the camera position (viewpoint=...): the shadows lie away from it")
+    if viewpoint is not None and not (np.asarray(viewpoint).shape in ((3,), (1, 3)) and np.isfinite(viewpoint).all()):
+        raise ValueError(f"viewpoint must be a finite camera position (3,), got {np.asarray(viewpoint).tolist()!r}")
 
 
 def _fits(sel: torch.Tensor, extra: float, points: torch.Tensor, idx: torch.Tensor, ball_mask: torch.Tensor,
