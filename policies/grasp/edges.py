@@ -383,7 +383,7 @@ def shadow_points(points: torch.Tensor, viewpoint: torch.Tensor | np.ndarray, le
     One view sees the surfaces that face the camera; right behind them the object goes on, unseen. The far
     finger of a grasp across an object whose far side bulges out of sight ends there: the approach stops on
     the hidden side and the hand closes on nothing. Points below the table plane (when given) are dropped."""
-    eye = torch.as_tensor(np.asarray(viewpoint, dtype=np.float64).reshape(3), dtype=points.dtype, device=points.device)
+    eye = torch.as_tensor(viewpoint).to(dtype=points.dtype, device=points.device).reshape(3)
     levels = int(math.floor(length / spacing + 1e-9))
     if levels == 0 or len(points) == 0:
         return points.new_zeros((0, 3))
@@ -551,10 +551,13 @@ def check_fill_shadows(fill_shadows: float, viewpoint) -> None:
     if not 0.0 <= fill_shadows <= MAX_SHADOW:
         raise ValueError(f"fill_shadows must lie in [0, {MAX_SHADOW}] (metres behind each seen point, e.g. 0.02); "
                          f"got {fill_shadows}")
-    if fill_shadows > 0 and viewpoint is None:
+    if fill_shadows == 0:
+        return
+    if viewpoint is None:
         raise ValueError("fill_shadows needs the camera position (viewpoint=...): the shadows lie away from it")
-    if viewpoint is not None and not (np.asarray(viewpoint).shape in ((3,), (1, 3)) and np.isfinite(viewpoint).all()):
-        raise ValueError(f"viewpoint must be a finite camera position (3,), got {np.asarray(viewpoint).tolist()!r}")
+    eye = torch.as_tensor(viewpoint, dtype=torch.float64).detach().cpu().reshape(-1)
+    if eye.numel() != 3 or not bool(torch.isfinite(eye).all()):
+        raise ValueError(f"viewpoint must be a finite camera position (3 numbers), got {eye.tolist()!r}")
 
 
 def _fits(sel: torch.Tensor, extra: float, points: torch.Tensor, idx: torch.Tensor, ball_mask: torch.Tensor,
