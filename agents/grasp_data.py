@@ -98,7 +98,8 @@ def _label(world: Any, config: GenerateConfig, scene_index: int) -> dict[str, An
     obs = world.observe(rng)
     points, normals = preprocess_cloud(obs.points, viewpoint=obs.viewpoint, table_height=obs.table_height)
     empty = {"points": points.astype(np.float32), "normals": normals.astype(np.float32),
-             "edges": np.zeros((0, 2), np.int32), "labels": np.zeros(0, np.uint8), "scene_seed": scene_index}
+             "edges": np.zeros((0, 2), np.int32), "labels": np.zeros(0, np.uint8), "scene_seed": scene_index,
+             "viewpoint": np.asarray(obs.viewpoint, dtype=np.float64)}
     if len(points) < 20:
         return empty
     generator = torch.Generator().manual_seed(int(rng.integers(2**31)))

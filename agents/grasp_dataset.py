@@ -18,8 +18,11 @@ Each shard holds, for its S scenes:
     scene_seeds   (S,)    int64     seed that rebuilds scene i
     extra         (ΣE,)   float32   optional: how much deeper than Edge Grasp's construction each labelled hand
                                     went (m; ``grasp generate --deepen``); absent means zeros
+    viewpoints    (S, 3)  float64   optional: the camera position each scene was seen from (table frame); absent
+                                    in data written before it was kept (``scripts/grasp_add_viewpoints.py`` adds it)
 
-In memory a scene is a dict with keys ``points``, ``normals``, ``edges``, ``labels``, ``scene_seed``, ``extra``.
+In memory a scene is a dict with keys ``points``, ``normals``, ``edges``, ``labels``, ``scene_seed``, ``extra`` and
+``viewpoint`` (``(3,)`` or ``None``).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from equimanip.atomic import atomic_path, write_json
 FORMAT_VERSION = 1
 SHARD_KEYS = ("points", "normals", "point_offsets", "edges", "labels", "edge_offsets", "scene_seeds")
 SCENE_KEYS = ("points", "normals", "edges", "labels", "scene_seed")
-OPTIONAL_SHARD_KEYS = ("extra",)
+OPTIONAL_SHARD_KEYS = ("extra", "viewpoints")
 
 
 def shard_path(folder: str | os.PathLike, index: int) -> Path:
@@ -67,8 +70,13 @@ def _check_scene(i: int, scene: dict) -> dict:
     extra = np.asarray(scene["extra"] if scene.get("extra") is not None else np.zeros(len(edges)), dtype=np.float32)
     if extra.shape != (len(edges),) or not np.isfinite(extra).all() or (extra < 0).any():
         raise ValueError(f"scene {i}: extra must be {len(edges)} finite depths ≥ 0 (m); got shape {extra.shape}")
+    viewpoint = scene.get("viewpoint")
+    if viewpoint is not None:
+        viewpoint = np.asarray(viewpoint, dtype=np.float64).reshape(-1)
+        if viewpoint.shape != (3,) or not np.isfinite(viewpoint).all():
+            raise ValueError(f"scene {i}: viewpoint must be a finite camera position (3,); got {viewpoint.tolist()}")
     return {"points": points, "normals": normals, "edges": edges.astype(np.int32), "labels": labels.astype(np.uint8),
-            "scene_seed": int(scene.get("scene_seed", -1)), "extra": extra}
+            "scene_seed": int(scene.get("scene_seed", -1)), "extra": extra, "viewpoint": viewpoint}
 
 
 def write_shard(path: str | os.PathLike, scenes: list[dict]) -> Path:
@@ -78,7 +86,8 @@ def write_shard(path: str | os.PathLike, scenes: list[dict]) -> Path:
         path: the shard file (``shard_path(folder, i)``); its folder is created.
         scenes: dicts with ``points`` (N, 3), ``normals`` (N, 3), ``edges`` (E, 2) scene-local
             indices, ``labels`` (E,) in {0, 1} and optionally ``scene_seed`` (int; -1 when absent) and
-            ``extra`` (E,) depths (m; zeros when absent: written only when some scene has one above 0).
+            ``extra`` (E,) depths (m; zeros when absent: written only when some scene has one above 0) and
+            ``viewpoint`` (3,) (the camera position; written when every scene has one).
 
     Returns:
         The path written.
@@ -99,6 +108,8 @@ def write_shard(path: str | os.PathLike, scenes: list[dict]) -> Path:
     extra = np.concatenate([s["extra"] for s in checked] or [np.zeros(0, np.float32)])
     if (extra > 0).any():  # depth-blind data keeps the format that readers before extra depths read
         arrays["extra"] = extra
+    if checked and all(s["viewpoint"] is not None for s in checked):
+        arrays["viewpoints"] = np.stack([s["viewpoint"] for s in checked])
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)  # a file object: numpy would append ".npz" to a bare name; noisy floats barely compress
@@ -132,7 +143,8 @@ def read_shard(path: str | os.PathLike) -> list[dict]:
     ok = (len(po) == len(eo) == s + 1 and po[0] == 0 and eo[0] == 0 and po[-1] == len(arrays["points"])
           and eo[-1] == len(arrays["edges"]) and (np.diff(po) >= 0).all() and (np.diff(eo) >= 0).all()
           and len(arrays["labels"]) == len(arrays["edges"]) and arrays["normals"].shape == arrays["points"].shape
-          and arrays["extra"].shape == arrays["labels"].shape)
+          and arrays["extra"].shape == arrays["labels"].shape
+          and arrays.get("viewpoints", np.zeros((s, 3))).shape == (s, 3))
     if not ok:
         raise ValueError(f"{path}: inconsistent shard (offsets do not match the arrays)")
     scenes = []
@@ -143,7 +155,8 @@ def read_shard(path: str | os.PathLike) -> list[dict]:
             raise ValueError(f"{path}: scene {i} has edges outside its {n} points")
         scenes.append({"points": arrays["points"][po[i]:po[i + 1]], "normals": arrays["normals"][po[i]:po[i + 1]],
                        "edges": edges, "labels": arrays["labels"][eo[i]:eo[i + 1]],
-                       "scene_seed": int(arrays["scene_seeds"][i]), "extra": arrays["extra"][eo[i]:eo[i + 1]]})
+                       "scene_seed": int(arrays["scene_seeds"][i]), "extra": arrays["extra"][eo[i]:eo[i + 1]],
+                       "viewpoint": arrays["viewpoints"][i] if "viewpoints" in arrays else None})
     return scenes
 
 

@@ -44,6 +44,10 @@ def add_eval_rule_options(g: argparse.ArgumentParser) -> None:
                    help="also prune hands that reach into the first M metres behind a seen point, away from the camera "
                         "(e.g. 0.02): one view does not see an object's far side, and a finger that meets it stops the "
                         "approach and the hand closes on nothing (our extension; default 0: off)")
+    g.add_argument("--fill-crop", action="store_true",
+                   help="also prune hands that reach past the workspace square the cloud is cropped to, where seen "
+                        "points touch its wall: the crop cut off the rest of that object, and a finger that meets it "
+                        "stops the approach (our extension; default: off)")
     g.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
                    help="the network's arithmetic: fp32, bf16 (matrix products in bfloat16: about twice as fast "
                         "where the CPU has AVX-512 BF16 or AMX, or on an Ampere+ GPU; elsewhere slower) or auto (bf16 "
@@ -55,7 +59,7 @@ def eval_rule_options(args: argparse.Namespace) -> dict:
     return {"allow_contact": not args.fail_on_approach_contact, "min_score": args.min_score,
             "flat_grasps": not args.no_flat_grasps, "fill_columns": not args.no_fill_columns,
             "clear_approach": args.clear_approach, "deepen": args.deepen, "fill_shadows": args.fill_shadows,
-            "precision": args.precision}
+            "fill_crop": args.fill_crop, "precision": args.precision}
 
 
 def eval_rule_flags(options: dict) -> str:
@@ -68,6 +72,7 @@ def eval_rule_flags(options: dict) -> str:
             + (" --clear-approach" if options["clear_approach"] else "")
             + ("" if options["deepen"] is None else f" --deepen {options['deepen']:g}")
             + ("" if not options["fill_shadows"] else f" --fill-shadows {options['fill_shadows']:g}")
+            + (" --fill-crop" if options["fill_crop"] else "")
             + ("" if options["precision"] == "fp32" else f" --precision {options['precision']}"))
 
 

@@ -85,6 +85,7 @@ def render(data: dict) -> str:
                      f"{', clear approach' if r.get('clear_approach') else ''}"
                      f"{', deepen ' + format(r['deepen'], 'g') + ' m' if r.get('deepen') is not None else ''}"
                      f"{', shadows ' + format(r['fill_shadows'], 'g') + ' m' if r.get('fill_shadows') else ''}"
+                     f"{', crop walls' if r.get('fill_crop') else ''}"
                      f"{'' if r.get('precision', 'fp32') == 'fp32' else ', ' + r['precision']} | "
                      f"{r['wall_s']:.0f} "
                      f"| {cell['commit']} |")
@@ -131,6 +132,7 @@ def run_cells(args: argparse.Namespace, data: dict) -> None:
                              + (["clear approach"] if args.clear_approach else [])
                              + ([f"deepen {args.deepen:g}"] if args.deepen is not None else [])
                              + ([f"fill shadows {args.fill_shadows:g}"] if args.fill_shadows else [])
+                             + (["fill crop"] if args.fill_crop else [])
                              + ([] if args.precision == "fp32" else [args.precision]))
             if key in data["cells"] and not args.force:
                 print(f"reusing {label} / {scene}")

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from equimanip.policies.grasp.edges import (TABLE_MARGIN, _frames, _table_collision, cloud_collision, column_points,
-                                            grasp_pose_from_edge, preprocess_cloud, sample_edges, shadow_points)
+                                            beyond_crop_points, grasp_pose_from_edge, preprocess_cloud, sample_edges,
+                                            shadow_points)
 from equimanip.policies.grasp.gripper import FRANKA_HAND
 from equimanip.policies.grasp.synthetic import box_cloud
 
@@ -242,6 +243,39 @@ def test_filled_shadows_prune_hands_reaching_behind_the_seen_faces():
 def test_bad_shadow_options_are_clear_errors(box, kwargs, message):
     with pytest.raises(ValueError, match=message):
         _sample(box, **kwargs)
+
+
+def test_beyond_crop_points_fill_outside_the_walls_the_cloud_touches():
+    points = torch.tensor([[0.148, 0.01, 0.03], [0.149, 0.012, 0.05], [0.0, 0.0, 0.02], [-0.05, -0.1495, 0.012]])
+    beyond = beyond_crop_points(points, (-0.15, -0.15, 0.15, 0.15), 0.0, reach=0.04, spacing=0.005)
+    past_x, past_y = beyond[beyond[:, 0] > 0.15], beyond[beyond[:, 1] < -0.15]
+    assert len(past_x) + len(past_y) == len(beyond)  # only beyond the two walls the cloud touches
+    # the two points by the +x wall share a 5 mm cell: one column, from the higher one down to the table, 4 cm out
+    assert torch.allclose(past_x[:, 1], torch.tensor(0.01)) and float(past_x[:, 2].max()) <= 0.05
+    assert float(past_x[:, 0].max()) == pytest.approx(0.19) and float(past_x[:, 2].min()) > 0.0
+    assert len(past_x) == 10 * 8 and len(past_y) == 2 * 8
+    assert len(beyond_crop_points(points[2:3], (-0.15, -0.15, 0.15, 0.15), 0.0)) == 0
+
+
+def test_crop_walls_prune_hands_reaching_past_them(box):
+    # the box's +x face lies on the crop wall: hands reaching past it are pruned, exactly those
+    crop = (-0.1, -0.1, 0.025, 0.1)
+    beyond = beyond_crop_points(torch.as_tensor(box[0]), crop, 0.0)
+    assert len(beyond) > 0
+    plain = _sample(box, fill_columns=False)
+    pruned = _sample(box, fill_columns=False, crop_box=crop)
+    assert 0 < len(pruned) < len(plain)
+    assert not cloud_collision(beyond, pruned.poses[:, :3, :3], pruned.poses[:, :3, 3], G).any()
+    gone = cloud_collision(beyond, plain.poses[:, :3, :3], plain.poses[:, :3, 3], G)
+    assert int(gone.sum()) == len(plain) - len(pruned)
+    # a crop far from the box changes nothing
+    assert len(_sample(box, fill_columns=False, crop_box=(-0.5, -0.5, 0.5, 0.5))) == len(plain)
+
+
+@pytest.mark.parametrize("crop_box", [(0.1, -0.1, -0.1, 0.1), (0, 0, 1), (0, 0, np.inf, 1), "box"])
+def test_a_bad_crop_box_is_a_clear_error(box, crop_box):
+    with pytest.raises(ValueError, match="crop_box must be"):
+        _sample(box, crop_box=crop_box)
 
 
 def test_clear_approach_prunes_hands_whose_way_in_meets_the_cloud(box):

@@ -21,7 +21,7 @@ import numpy as np
 
 from equimanip.envs.grasping.camera import DepthCamera
 from equimanip.envs.grasping.objects import load_object_set
-from equimanip.envs.grasping.world import GraspWorld, Observation
+from equimanip.envs.grasping.world import WORKSPACE_HALF, GraspWorld, Observation
 
 MAX_CONSECUTIVE_FAILURES = 2
 MAX_SKIPS = 3  # Edge Grasp Network: low-score views before a round ends
@@ -148,12 +148,16 @@ def _failure_kinds(failed: list[dict[str, Any]]) -> dict[str, int]:
 def detector_planner(detector: Any, num_approach: int = 64, **candidates: bool | float | None) -> Planner:
     """Wrap a :class:`~equimanip.policies.grasp.detector.GraspDetector`: its top-scoring grasp, from
     ``num_approach`` approach points (the paper samples 32–64). ``candidates``: the candidate options of
-    ``detect`` (``flat_grasps``, ``fill_columns``, ``clear_approach``, ``deepen``, ``fill_shadows``)."""
+    ``detect`` (``flat_grasps``, ``fill_columns``, ``clear_approach``, ``deepen``, ``fill_shadows``) and
+    ``fill_crop`` (pass the workspace square the observation was cropped to as ``detect``'s ``crop_box``)."""
+    options = dict(candidates)
+    if options.pop("fill_crop", False):
+        options["crop_box"] = (-WORKSPACE_HALF, -WORKSPACE_HALF, WORKSPACE_HALF, WORKSPACE_HALF)
 
     def plan(observation: Observation, rng: np.random.Generator) -> tuple[np.ndarray, float] | None:
         grasps = detector.detect(observation.points, viewpoint=observation.viewpoint,
                                  table_height=observation.table_height, top_k=1, num_approach=num_approach,
-                                 seed=int(rng.integers(2**31)), **candidates)
+                                 seed=int(rng.integers(2**31)), **options)
         if not grasps:
             return None
         return np.asarray(grasps[0].pose, dtype=float), float(grasps[0].score)
@@ -179,6 +183,7 @@ class EvalSpec:
     clear_approach: bool = False  # prune hands whose way in from the pre-grasp pose meets the cloud (sample_edges)
     deepen: float | None = None  # push hands up to this much deeper where they fit (m; GraspDetector.detect)
     fill_shadows: float = 0.0  # prune hands reaching this far behind a seen point, away from the camera (m)
+    fill_crop: bool = False  # prune hands reaching past the workspace crop where seen points touch it
     precision: str = "fp32"  # the network's arithmetic (GraspDetector.precision): fp32, bf16 or auto
 
     def load_detector(self) -> Any:
@@ -191,7 +196,8 @@ class EvalSpec:
     def candidates(self) -> dict[str, bool | float | None]:
         """The candidate options of ``GraspDetector.detect``."""
         return {"flat_grasps": self.flat_grasps, "fill_columns": self.fill_columns,
-                "clear_approach": self.clear_approach, "deepen": self.deepen, "fill_shadows": self.fill_shadows}
+                "clear_approach": self.clear_approach, "deepen": self.deepen, "fill_shadows": self.fill_shadows,
+                "fill_crop": self.fill_crop}
 
 
 def _spec_round(spec: EvalSpec, world: GraspWorld, planner: Planner, seed: int, round_index: int,

@@ -210,7 +210,7 @@ class GraspDetector:
     def detect(self, points, normals=None, *, top_k: int | None = 10, viewpoint=None, table_height: float | None = None,
                num_approach: int = 32, max_edges: int = 4000, seed: int = 0, flat_grasps: bool = True,
                fill_columns: bool = True, clear_approach: bool = False, deepen: float | None = None,
-               fill_shadows: float = 0.0) -> Detections:
+               fill_shadows: float = 0.0, crop_box: tuple[float, float, float, float] | None = None) -> Detections:
         """Grasps in a point cloud, best first.
 
         Args:
@@ -242,6 +242,9 @@ class GraspDetector:
             fill_shadows: also prune hands that reach into the first ``fill_shadows`` metres behind a seen
                 point, away from the ``viewpoint`` (needed), where the seen object most likely goes on (our
                 extension; 0: off).
+            crop_box: ``(x_min, y_min, x_max, y_max)`` the cloud was cropped to; with a ``table_height``, also
+                prune hands that reach past a wall of it where seen points touch it, into the part of an object
+                the crop cut off (our extension; ``None``: off).
 
         Returns:
             :class:`Detections` (empty, with ``reason``, when nothing graspable is found).
@@ -279,7 +282,8 @@ class GraspDetector:
         edge_set = sample_edges(pt, nt, num_approach=num_approach, max_edges=max_edges, table_height=table_height,
                                 generator=generator, gripper=self.gripper, flat_grasps=flat_grasps,
                                 fill_columns=fill_columns, clear_approach=clear_approach, deepen=deepen,
-                                all_depths=scored_depths, viewpoint=viewpoint, fill_shadows=fill_shadows)
+                                all_depths=scored_depths, viewpoint=viewpoint, fill_shadows=fill_shadows,
+                                crop_box=crop_box)
         if len(edge_set) > max_edges:  # edges repeated per depth: the cap bounds what the net scores
             pick = torch.randperm(len(edge_set), generator=generator)[:max_edges].sort().values
             edge_set = edge_set.subset(pick.to(edge_set.edges.device))

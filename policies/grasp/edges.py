@@ -396,6 +396,47 @@ def shadow_points(points: torch.Tensor, viewpoint: torch.Tensor | np.ndarray, le
     return behind
 
 
+def beyond_crop_points(points: torch.Tensor, crop_box, table_height: float, *, touch: float = 0.005,
+                       reach: float = 0.04, spacing: float = 0.005) -> torch.Tensor:
+    """Points filling the space just outside the x–y crop box where seen points touch its walls.
+
+    A cloud cropped to the workspace loses the parts of objects that stick out of it; seen points within
+    ``touch`` of a wall say an object goes on beyond it. Beyond each such place, ``reach`` out from the wall
+    and from the point's height down to the table, the space counts as occupied (``spacing`` apart, on a
+    grid along the wall so that a dense edge costs no more than a sparse one).
+
+    Args:
+        points: ``(N, 3)`` cloud.
+        crop_box: ``(x_min, y_min, x_max, y_max)`` the cloud was cropped to.
+        table_height: z of the table plane (the fill stops there).
+    """
+    x_min, y_min, x_max, y_max = (float(v) for v in crop_box)
+    out = []
+    for axis, wall, sign in ((0, x_min, -1.0), (0, x_max, 1.0), (1, y_min, -1.0), (1, y_max, 1.0)):
+        near = points[(points[:, axis] - wall).abs() < touch]
+        if len(near) == 0:
+            continue
+        along = 1 - axis
+        # the highest seen point per cell of the wall: the fill runs from there down to the table
+        cells = torch.round(near[:, along] / spacing).long()
+        cells, inverse = torch.unique(cells, return_inverse=True)
+        tops = torch.full((len(cells),), -math.inf, dtype=points.dtype, device=points.device)
+        tops = tops.scatter_reduce(0, inverse, near[:, 2], reduce="amax")
+        heights = torch.arange(0, float(tops.max() - table_height) + spacing, spacing, dtype=points.dtype,
+                               device=points.device) + table_height + spacing / 2
+        outward = torch.arange(1, int(round(reach / spacing)) + 1, dtype=points.dtype, device=points.device) * spacing
+        c, zi, oi = torch.meshgrid(*(torch.arange(n, device=points.device) for n in (len(cells), len(heights), len(outward))),
+                                   indexing="ij")
+        z, o = heights[zi], outward[oi]
+        keep = z <= tops[c]
+        grid = torch.zeros(int(keep.sum()), 3, dtype=points.dtype, device=points.device)
+        grid[:, along] = cells[c[keep]].to(points.dtype) * spacing
+        grid[:, axis] = wall + sign * o[keep]
+        grid[:, 2] = z[keep]
+        out.append(grid)
+    return torch.cat(out) if out else points.new_zeros((0, 3))
+
+
 def _collision_free(points: torch.Tensor, idx: torch.Tensor, ball_mask: torch.Tensor, ball_of: torch.Tensor,
                     sel: torch.Tensor, frames: tuple[torch.Tensor, ...], gripper: GripperGeometry,
                     filled: torch.Tensor | None = None, sweep: float = 0.0) -> torch.Tensor:
@@ -423,7 +464,7 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
                  gripper: GripperGeometry = FRANKA_HAND, flat_grasps: bool = True,
                  fill_columns: bool = True, clear_approach: bool = False, deepen: float = 0.0,
                  all_depths: bool = False, viewpoint: np.ndarray | torch.Tensor | None = None,
-                 fill_shadows: float = 0.0) -> EdgeSet:
+                 fill_shadows: float = 0.0, crop_box: tuple[float, float, float, float] | None = None) -> EdgeSet:
     """Sample and prune candidate edge grasps of a preprocessed cloud (Huang et al. 2023).
 
     Approach points by farthest-point sampling; contacts in a ball of ``radius`` around each, at a
@@ -469,6 +510,9 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
         fill_shadows: also prune open hands that reach into the first ``fill_shadows`` metres behind a
             seen point, away from the camera (:func:`shadow_points`; our extension; 0: off). There the
             seen surface's object most likely goes on.
+        crop_box: ``(x_min, y_min, x_max, y_max)`` the cloud was cropped to (with a ``table_height``): also
+            prune open hands that reach past a wall where seen points touch it, into the part of an object the
+            crop cut off (:func:`beyond_crop_points`; our extension; ``None``: off).
 
     Returns:
         An :class:`EdgeSet` (empty when nothing survives).
@@ -482,6 +526,7 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
         raise ValueError(f"points and normals must both be (N, 3); got {tuple(points.shape)} and {tuple(normals.shape)}")
     check_deepen(deepen, gripper)
     check_fill_shadows(fill_shadows, viewpoint)
+    check_crop_box(crop_box)
     n = points.shape[0]
     if n < 2 or num_approach < 1:
         return EdgeSet.empty(points.device, points.dtype)
@@ -504,6 +549,9 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
     if fill_shadows > 0:
         shadows = shadow_points(points, viewpoint, fill_shadows, table_height=table)
         filled = shadows if filled is None else torch.cat([filled, shadows])
+    if crop_box is not None and table is not None:
+        beyond = beyond_crop_points(points, crop_box, table)
+        filled = beyond if filled is None else torch.cat([filled, beyond])
     sweep = APPROACH_SWEEP if clear_approach else 0.0
     sel = _collision_free(points, idx, ball_mask, ball_of, keep.nonzero().squeeze(1), frames, gripper, filled, sweep)
     if table is not None and flat_grasps and sel.numel() == 0:
@@ -558,6 +606,15 @@ def check_fill_shadows(fill_shadows: float, viewpoint) -> None:
     eye = torch.as_tensor(viewpoint, dtype=torch.float64).detach().cpu().reshape(-1)
     if eye.numel() != 3 or not bool(torch.isfinite(eye).all()):
         raise ValueError(f"viewpoint must be a finite camera position (3 numbers), got {eye.tolist()!r}")
+
+
+def check_crop_box(crop_box) -> None:
+    """Refuse a crop box (``sample_edges(crop_box=...)``) that is not four finite numbers with min < max."""
+    if crop_box is None:
+        return
+    box = np.asarray(crop_box, dtype=np.float64).reshape(-1) if np.ndim(crop_box) else np.zeros(0)
+    if box.size != 4 or not np.isfinite(box).all() or not (box[0] < box[2] and box[1] < box[3]):
+        raise ValueError(f"crop_box must be (x_min, y_min, x_max, y_max) with min < max, finite; got {crop_box!r}")
 
 
 def _fits(sel: torch.Tensor, extra: float, points: torch.Tensor, idx: torch.Tensor, ball_mask: torch.Tensor,
