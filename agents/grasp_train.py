@@ -194,6 +194,23 @@ def _extra(model: torch.nn.Module, extra: torch.Tensor) -> torch.Tensor | None:
     return extra if trained_extra_depth(model) > 0 else None
 
 
+def _view(model: torch.nn.Module, scene: dict, device: torch.device) -> dict:
+    """The ``viewpoint`` argument of a net that reads view rays (none for other nets)."""
+    if not getattr(getattr(model, "config", None), "view_rays", 0):
+        return {}
+    return {"viewpoint": torch.as_tensor(scene["viewpoint"], dtype=torch.float32, device=device)}
+
+
+def check_viewpoints(config: GraspTrainConfig, scenes: list[dict]) -> None:
+    """A net that reads view rays needs every scene's camera position: refuse data without them up front."""
+    if not config.model_kwargs.get("view_rays"):
+        return
+    missing = sum(s.get("viewpoint") is None for s in scenes)
+    if missing:
+        raise ValueError(f"view_rays needs the camera position of every scene; {missing} of {len(scenes)} scenes have "
+                         "none (data from before viewpoints were kept: python scripts/grasp_add_viewpoints.py DATA...)")
+
+
 def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, scenes: list[dict], train_ids: np.ndarray,
                 config: GraspTrainConfig, step: int, device: torch.device) -> float:
     rng = np.random.default_rng([config.seed, step])
@@ -210,14 +227,17 @@ def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, scenes
         pick = np.concatenate([rng.choice(pos, size=min(half, len(pos)), replace=False),
                                rng.choice(neg, size=min(half, len(neg)), replace=False)])
         pick_t = torch.as_tensor(np.sort(pick), device=device)
+        view = _view(model, scenes[int(i)], device)
         if config.model == "edge" and config.rotation_augment:
             rot = (random_rotation(generator, points.dtype) if config.rotation_axes == "so3"
                    else random_yaw(generator, points.dtype)).to(device)
             centre = points.mean(0)
             points = (points - centre) @ rot.T + centre
             normals = normals @ rot.T
+            if view:  # the camera turns with the scene: the rays keep their relation to the points
+                view["viewpoint"] = (view["viewpoint"] - centre) @ rot.T + centre
         extra = _extra(model, extra[pick_t])
-        losses.append(balanced_bce(model(points, normals, edges[pick_t], extra=extra), labels[pick_t]))
+        losses.append(balanced_bce(model(points, normals, edges[pick_t], extra=extra, **view), labels[pick_t]))
     loss = torch.stack(losses).mean()
     loss.backward()
     if config.grad_clip > 0:
@@ -238,7 +258,7 @@ def evaluate(model: torch.nn.Module, scenes: list[dict], ids: np.ndarray, device
             continue
         points, normals, edges, labels, extra = _scene_tensors(scene, device)
         edges, labels, extra = edges[:MAX_VAL_EDGES], labels[:MAX_VAL_EDGES], extra[:MAX_VAL_EDGES]
-        logits = model(points, normals, edges, extra=_extra(model, extra))
+        logits = model(points, normals, edges, extra=_extra(model, extra), **_view(model, scene, device))
         losses.append(float(balanced_bce(logits, labels)))
         order = torch.sort(logits, descending=True, stable=True).indices
         top1.append(float(labels[order[0]]))
@@ -347,6 +367,7 @@ def train_grasp(data: str | Path, model: str = "edge", out: str | Path = "runs/g
                               seed=seed, device=device, **options).validate()
     dev = resolve_device(config.device)
     scenes = _read_data(config.data)  # before touching the run directory: a bad dataset leaves nothing behind
+    check_viewpoints(config, scenes)
     fingerprint = _fingerprint(scenes)
     if fingerprint["positives"] == 0 or fingerprint["positives"] == fingerprint["edges"]:
         raise ValueError(f"{config.data}: all {fingerprint['edges']} labels are "

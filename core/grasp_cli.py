@@ -226,7 +226,9 @@ def add_grasp_parser(sub: argparse._SubParsersAction) -> None:
                    help="network hyper-parameters, e.g. --net radius=0.06 max_ball_points=384 frame_points=192 (the "
                         "fields of EdgeNetConfig / VNEdgeNetConfig: radius of the ball each approach point sees, m; "
                         "max_ball_points kept per ball; k of the kNN graph; conv_channels; global_dim; head; "
-                        "frame_points and frame_channels of the grasp-frame branch; lists comma-separated). Saved in "
+                        "frame_points and frame_channels of the grasp-frame branch; edge only: view_rays=1 also reads "
+                        "where each point was seen from, which needs data with viewpoints and a viewpoint at detection; "
+                        "lists comma-separated). Saved in "
                         "the checkpoint, so the detector rebuilds the same net (default: the config's defaults)")
     t.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last checkpoint")
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from equimanip.agents.grasp_data import GenerateConfig, generate, shard_path
+from equimanip.agents.grasp_dataset import read_shard as read_shards_file
 from equimanip.agents.grasp_dataset import read_shards, write_shard
 
 TINY = dict(scene="packed", scenes=2, grasps_per_scene=8, num_approach=32, shard_size=1, num_objects=3, seed=1)
@@ -35,6 +37,34 @@ def test_generate_labels_grasps_by_simulation(tiny_data):
         assert len(scene["edges"]) == len(scene["labels"]) <= 8
         assert set(np.unique(scene["labels"])) <= {0, 1}
     assert sum(len(s["labels"]) for s in scenes) > 0
+    for scene in scenes:  # where each scene was seen from: 60 cm from the workspace centre, 30° off vertical
+        assert np.linalg.norm(scene["viewpoint"]) == pytest.approx(0.6) and scene["viewpoint"][2] == pytest.approx(0.6 * np.cos(np.pi / 6))
+
+
+def test_viewpoints_of_older_data_are_rebuilt_from_the_scene_seeds(tiny_data, tmp_path):
+    import shutil
+
+    out, _ = tiny_data
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    for shard in sorted(old.glob("shard-*.npz")):  # as the generator wrote them before viewpoints were kept
+        write_shard(shard, [{**s, "viewpoint": None} for s in read_shards_file(shard)])
+    assert all(s["viewpoint"] is None for s in read_shards(old))
+    done = subprocess.run([sys.executable, "scripts/grasp_add_viewpoints.py", str(old)], capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert "viewpoints added to 2 scenes" in done.stdout
+    for a, b in zip(read_shards(out), read_shards(old)):
+        np.testing.assert_array_equal(a["viewpoint"], b["viewpoint"])
+        np.testing.assert_array_equal(a["labels"], b["labels"])
+    # a scene that does not rebuild to its stored cloud is refused, and its shard is left as it was
+    shard = sorted(old.glob("shard-*.npz"))[0]
+    scenes = read_shards_file(shard)
+    write_shard(shard, [{**s, "viewpoint": None, "points": s["points"] + 0.001} for s in scenes])
+    failed = subprocess.run([sys.executable, "scripts/grasp_add_viewpoints.py", str(old)], capture_output=True, text=True,
+                            timeout=300, cwd=Path(__file__).resolve().parents[1])
+    assert failed.returncode != 0 and "does not rebuild to the stored cloud" in failed.stderr
+    assert read_shards_file(shard)[0]["viewpoint"] is None
 
 
 def test_generate_resumes_without_recomputing(tiny_data, tmp_path):

@@ -106,3 +106,23 @@ def test_bad_extra_depths_are_refused(tmp_path, extra):
     scene["extra"] = extra
     with pytest.raises(ValueError, match="extra must be 12 finite depths"):
         write_shard(shard_path(tmp_path, 0), [scene])
+
+
+def test_viewpoints_round_trip_and_shards_without_them_read_as_none(tmp_path):
+    seen = [_scene(0), _scene(1)]
+    for i, s in enumerate(seen):
+        s["viewpoint"] = np.array([0.1 * i, -0.3, 0.52])
+    write_shard(shard_path(tmp_path, 0), seen)
+    write_shard(shard_path(tmp_path, 1), [_scene(2), {**_scene(3), "viewpoint": [0.0, 0.0, 0.6]}])  # not all: none kept
+    back = read_shards(tmp_path)
+    np.testing.assert_array_equal(back[0]["viewpoint"], [0.0, -0.3, 0.52])
+    np.testing.assert_array_equal(back[1]["viewpoint"], [0.1, -0.3, 0.52])
+    assert back[2]["viewpoint"] is None and back[3]["viewpoint"] is None
+    with np.load(shard_path(tmp_path, 1)) as data:
+        assert "viewpoints" not in data.files
+
+
+@pytest.mark.parametrize("viewpoint", [[0.0, 1.0], [0.0, np.nan, 1.0]], ids=["shape", "nan"])
+def test_bad_viewpoints_are_refused(tmp_path, viewpoint):
+    with pytest.raises(ValueError, match="viewpoint must be a finite camera position"):
+        write_shard(shard_path(tmp_path, 0), [{**_scene(0), "viewpoint": viewpoint}])

@@ -200,3 +200,29 @@ def test_bad_extra_depths_raise_clear_errors(scene, extra):
     p, n, edges = scene
     with pytest.raises(ValueError, match="extra must be an"):
         _net("edge")(p, n, edges, extra=extra)
+
+
+def test_view_rays_reach_the_net_and_keep_its_reference_and_translation_invariance(scene):
+    """A net with ``view_rays`` reads where each point was seen from: moving the camera changes its scores;
+    moving cloud and camera together by a translation does not; the fast forward equals the reference."""
+    p, n, edges = scene
+    torch.manual_seed(0)
+    net = EdgeGraspNet(view_rays=1).double().eval()
+    eye = torch.tensor([0.1, -0.3, 0.5], dtype=torch.float64)
+    t = torch.tensor([0.4, -0.3, 0.2], dtype=torch.float64)
+    with torch.no_grad():
+        seen = net(p, n, edges, viewpoint=eye)
+        reference = net(p, n, edges, viewpoint=eye, reference=True)
+        moved = net(p + t, n, edges, viewpoint=eye + t)
+        elsewhere = net(p, n, edges, viewpoint=torch.tensor([-0.3, 0.2, 0.5], dtype=torch.float64))
+    torch.testing.assert_close(seen, reference, rtol=1e-10, atol=1e-10)
+    assert (seen - moved).abs().max() < 1e-9
+    assert (seen - elsewhere).abs().max() > 1e-6
+    with pytest.raises(ValueError, match="pass the camera position"):
+        net(p, n, edges)
+    with pytest.raises(ValueError, match="finite camera position"):
+        net(p, n, edges, viewpoint=torch.tensor([0.0, float("nan"), 1.0]))
+    # a net without view rays ignores a viewpoint
+    plain = _net("edge")
+    with torch.no_grad():
+        assert torch.equal(plain(p, n, edges), plain(p, n, edges, viewpoint=eye))

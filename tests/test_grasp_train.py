@@ -252,3 +252,24 @@ def test_a_net_trained_on_deeper_hands_scores_every_depth_at_detection(tmp_path)
     only_edge_grasp_depth = detector.detect(*cloud, top_k=None, table_height=0.0, deepen=0.0)
     assert len(only_edge_grasp_depth) < len(every)  # each edge offered at every depth that fits
     assert len(detector.detect(*cloud, top_k=None, table_height=0.0, max_edges=30)) == 30  # the cap holds for pairs
+
+
+def test_a_net_with_view_rays_needs_viewpoints_and_the_detector_passes_them(data, tmp_path):
+    from equimanip.agents.grasp_dataset import read_shards
+
+    rays = {**FAST, "model_kwargs": {"max_ball_points": 48, "view_rays": 1}}
+    with pytest.raises(ValueError, match="view_rays needs the camera position of every scene"):
+        train_grasp(data, model="edge", out=tmp_path / "blind", steps=1, **rays)
+    assert not (tmp_path / "blind").exists()
+    seen = tmp_path / "seen"
+    scenes = [{**s, "viewpoint": [0.0, -0.3, 0.52]} for s in read_shards(data)]
+    write_shard(shard_path(seen, 0), scenes)
+    write_meta(seen, source="test boxes seen from a camera")
+    train_grasp(seen, model="edge", out=tmp_path / "run", steps=2, **rays)
+    detector = GraspDetector.load(str(tmp_path / "run" / "model.pt"))
+    assert detector.reads_view_rays
+    p, n = box_cloud((0.05, 0.04, 0.06))
+    found = detector.detect(p, n, top_k=3, table_height=0.0, viewpoint=(0.0, -0.3, 0.52))
+    assert len(found) == 3
+    with pytest.raises(ValueError, match="pass the camera position"):
+        detector.detect(p, n, top_k=3, table_height=0.0)

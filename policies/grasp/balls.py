@@ -27,6 +27,7 @@ class Balls:
         neighbour_mask: ``(A, K, k)`` valid neighbours.
         edge_ball: ``(E,)`` the ball of each edge.
         edge_slot: ``(E,)`` the slot of each edge's contact point in its ball.
+        rays: ``(A, K, 3)`` unit directions from the camera to each point (0 in empty slots), or ``None``.
     """
 
     rel: torch.Tensor
@@ -36,6 +37,11 @@ class Balls:
     neighbour_mask: torch.Tensor
     edge_ball: torch.Tensor
     edge_slot: torch.Tensor
+    rays: torch.Tensor | None = None
+
+    def directions(self) -> torch.Tensor:
+        """The per-point direction inputs: normals, and the view rays when there are any ``(A, K, 3 or 6)``."""
+        return self.normals if self.rays is None else torch.cat([self.normals, self.rays], dim=-1)
 
 
 def check_inputs(points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor,
@@ -64,12 +70,26 @@ def tip_margins(extra: torch.Tensor | None) -> float | torch.Tensor:
     return FRANKA_HAND.tip_margin if extra is None else FRANKA_HAND.tip_margin + extra
 
 
+def view_rays(points: torch.Tensor, viewpoint: torch.Tensor | None) -> torch.Tensor:
+    """Unit directions ``(N, 3)`` from the camera at ``viewpoint`` to every point: where each point was seen
+    from, and so which side of it the view could not see. They rotate with the cloud and the camera together."""
+    if viewpoint is None:
+        raise ValueError("this net reads the view rays: pass the camera position (viewpoint=...), as the detector "
+                         "does when it is given one")
+    eye = torch.as_tensor(viewpoint).to(dtype=points.dtype, device=points.device).reshape(-1)
+    if eye.numel() != 3 or not bool(torch.isfinite(eye).all()):
+        raise ValueError(f"viewpoint must be a finite camera position (3 numbers), got {eye.tolist()!r}")
+    ray = points - eye
+    return ray / ray.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+
+
 def build_balls(points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor, radius: float, max_points: int,
-                k: int) -> Balls:
+                k: int, rays: torch.Tensor | None = None) -> Balls:
     """Gather the ball of every distinct approach point of ``edges`` and its kNN graph.
 
     A ball keeps its ``max_points`` nearest points within ``radius``. A contact that falls outside
-    its (truncated) ball is represented by the ball's point nearest to it.
+    its (truncated) ball is represented by the ball's point nearest to it. ``rays``: optional ``(N, 3)``
+    per-point view directions (:func:`view_rays`), gathered like the normals.
     """
     edges = edges.long()
     approach, edge_ball = torch.unique(edges[:, 0], return_inverse=True)
@@ -93,7 +113,8 @@ def build_balls(points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor
         target = (points[edges[missing, 1]] - centres[b]).unsqueeze(1)
         d = squared_distances(target, far[b]).squeeze(1)
         edge_slot[missing] = d.argmin(-1)
-    return Balls(rel, nrm, mask, neighbours, neighbour_mask, edge_ball, edge_slot)
+    ball_rays = None if rays is None else rays[idx] * mask.unsqueeze(-1)
+    return Balls(rel, nrm, mask, neighbours, neighbour_mask, edge_ball, edge_slot, ball_rays)
 
 
 def gather_neighbours(x: torch.Tensor, neighbours: torch.Tensor) -> torch.Tensor:
@@ -148,8 +169,10 @@ def grasp_frame_points(balls: Balls, points: torch.Tensor, normals: torch.Tensor
     m = min(max_points, balls.rel.shape[1])
     rel = balls.rel[balls.edge_ball, :m]  # (E, M, 3), relative to the approach point
     local = torch.einsum("emj,eji->emi", rel - tcp_rel.unsqueeze(1), rot)
-    local_normals = torch.einsum("emj,eji->emi", balls.normals[balls.edge_ball, :m], rot)
-    return local, local_normals, balls.mask[balls.edge_ball, :m]
+    dirs = balls.directions()[balls.edge_ball, :m]
+    local_dirs = torch.cat([torch.einsum("emj,eji->emi", dirs[..., d:d + 3], rot) for d in range(0, dirs.shape[-1], 3)],
+                           dim=-1)
+    return local, local_dirs, balls.mask[balls.edge_ball, :m]
 
 
 class GraspFramePointNet(torch.nn.Module):
@@ -160,10 +183,10 @@ class GraspFramePointNet(torch.nn.Module):
     :meth:`from_balls` computes the same feature without building them (what the nets call).
     """
 
-    def __init__(self, channels: tuple[int, ...] = (32, 64), position_scale: float = 20.0):
+    def __init__(self, channels: tuple[int, ...] = (32, 64), position_scale: float = 20.0, directions: int = 1):
         super().__init__()
         layers: list[torch.nn.Module] = []
-        dims = (6,) + tuple(channels)
+        dims = (3 + 3 * directions,) + tuple(channels)  # position, then normals (and view rays: 2 directions)
         for i in range(len(channels)):
             layers += [torch.nn.Linear(dims[i], dims[i + 1]), torch.nn.ReLU()]
         self.mlp = torch.nn.Sequential(*layers)
@@ -189,10 +212,11 @@ class GraspFramePointNet(torch.nn.Module):
         m = min(max_points, balls.rel.shape[1])
         first = linears[0]
         w_pos = torch.einsum("eij,cj->eic", rot, first.weight[:, :3]) * self.position_scale  # (E, 3, C)
-        w_nrm = torch.einsum("eij,cj->eic", rot, first.weight[:, 3:])
-        weights = torch.cat([w_pos, w_nrm], dim=1)  # (E, 6, C)
+        # every direction input (normals, view rays) rotates like the normals
+        w_dirs = [torch.einsum("eij,cj->eic", rot, first.weight[:, d:d + 3]) for d in range(3, first.weight.shape[1], 3)]
+        weights = torch.cat([w_pos, *w_dirs], dim=1)  # (E, 3 + 3·directions, C)
         biases = first.bias - torch.einsum("ei,eic->ec", tcp_rel, w_pos)  # (E, C)
-        ball_in = torch.cat([balls.rel[:, :m], balls.normals[:, :m]], dim=-1)  # (A, M, 6)
+        ball_in = torch.cat([balls.rel[:, :m], balls.directions()[:, :m]], dim=-1)  # (A, M, 3 + 3·directions)
         valid = balls.mask[:, :m]
         # empty slots repeat slot 0 (the approach point, always in its own ball): a repeated point
         # cannot change a max, so no mask is needed below

@@ -189,8 +189,9 @@ class GraspDetector:
 
     # ------------------------------------------------------------------ detection
     def score_edges(self, points: torch.Tensor, normals: torch.Tensor, edge_set: EdgeSet,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
-        """Scores ``(E,)`` of candidate edges of a preprocessed cloud (higher is better)."""
+                    generator: torch.Generator | None = None, viewpoint=None) -> torch.Tensor:
+        """Scores ``(E,)`` of candidate edges of a preprocessed cloud (higher is better); ``viewpoint``: the
+        camera position, which a net trained with view rays needs."""
         if len(edge_set) == 0:
             return torch.zeros(0, device=points.device)
         if self.scorer == "random-edge":
@@ -200,7 +201,15 @@ class GraspDetector:
             return antipodal_scores(points, normals, edge_set.poses, self.gripper, approach=edge_set.edges[:, 0])
         extra = edge_set.extra if self.max_extra_depth > 0 else None  # a depth-blind net scores Edge Grasp's hand
         with torch.inference_mode(), autocast(self.device, self.precision):
+            if self.reads_view_rays:
+                return torch.sigmoid(self.model(points, normals, edge_set.edges, extra=extra,
+                                                viewpoint=viewpoint).float())
             return torch.sigmoid(self.model(points, normals, edge_set.edges, extra=extra).float())
+
+    @property
+    def reads_view_rays(self) -> bool:
+        """Whether the net reads where each point was seen from (it then needs ``viewpoint``)."""
+        return bool(getattr(getattr(self.model, "config", None), "view_rays", 0))
 
     @property
     def max_extra_depth(self) -> float:
@@ -291,7 +300,7 @@ class GraspDetector:
         timings["sample_ms"] = 1000 * (t2 - t1)
         if len(edge_set) == 0:
             return Detections(reason="no collision-free grasp candidates", timings=timings, started=t0)
-        scores = self.score_edges(pt, nt, edge_set, generator=generator)
+        scores = self.score_edges(pt, nt, edge_set, generator=generator, viewpoint=viewpoint)
         t3 = time.perf_counter()
         timings["score_ms"] = 1000 * (t3 - t2)
         k = len(edge_set) if top_k is None else min(int(top_k), len(edge_set))

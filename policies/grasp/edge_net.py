@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from equimanip.policies.grasp.balls import (GraspFramePointNet, build_balls, check_inputs, gather_max, gather_neighbours,
-                                            grasp_frame_points, tip_margins)
+                                            grasp_frame_points, tip_margins, view_rays)
 
 
 @dataclass
@@ -36,6 +36,9 @@ class EdgeNetConfig:
     # trained on hands pushed up to this much deeper (EdgeSet.extra, m): the detector then scores every depth
     # that fits and executes the best (0: trained at Edge Grasp's depth only)
     max_extra_depth: float = 0.0
+    # read where each point was seen from (unit rays from the camera, a third input next to position and normal):
+    # the net then needs the viewpoint, and knows which side of what it sees is hidden (0: off, the paper's net)
+    view_rays: int = 0
 
     def __post_init__(self) -> None:
         self.conv_channels = tuple(self.conv_channels)
@@ -89,11 +92,12 @@ class EdgeGraspNet(nn.Module):
         super().__init__()
         self.config = config or EdgeNetConfig(**overrides)
         c = self.config
-        dims = (6,) + c.conv_channels  # input features: relative position and normal
+        dims = (6 + 3 * bool(c.view_rays),) + c.conv_channels  # input features: relative position, normal (and view ray)
         self.convs = nn.ModuleList(PointNetConv(dims[i], dims[i + 1]) for i in range(len(c.conv_channels)))
         point_dim = sum(c.conv_channels)
         self.global_mlp = nn.Sequential(nn.Linear(point_dim, c.global_dim), nn.ReLU())
-        self.frame = GraspFramePointNet(c.frame_channels, c.position_scale) if c.frame_points > 0 else None
+        self.frame = (GraspFramePointNet(c.frame_channels, c.position_scale, directions=1 + bool(c.view_rays))
+                      if c.frame_points > 0 else None)
         frame_dim = self.frame.out_dim if self.frame is not None else 0
         self.head = _mlp((c.global_dim + point_dim + frame_dim,) + c.head + (1,))
 
@@ -101,7 +105,8 @@ class EdgeGraspNet(nn.Module):
         return asdict(self.config)
 
     def forward(self, points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor,
-                reference: bool = False, extra: torch.Tensor | None = None) -> torch.Tensor:
+                reference: bool = False, extra: torch.Tensor | None = None,
+                viewpoint: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of the edges.
 
         Args:
@@ -114,6 +119,8 @@ class EdgeGraspNet(nn.Module):
             extra: ``(E,)`` how much deeper than Edge Grasp's construction each hand goes (m;
                 ``EdgeSet.extra``): the grasp-frame branch sees the ball from the hand's real TCP.
                 ``None``: zeros.
+            viewpoint: ``(3,)`` camera position, in the cloud's frame: needed by a net with ``view_rays``
+                (ignored by others).
 
         Returns:
             ``(E,)`` logits (sigmoid → success probability).
@@ -122,9 +129,10 @@ class EdgeGraspNet(nn.Module):
         if edges.shape[0] == 0:
             return points.new_zeros(0)
         c = self.config
-        balls = build_balls(points, normals, edges, c.radius, c.max_ball_points, c.k)
+        rays = view_rays(points, viewpoint) if c.view_rays else None
+        balls = build_balls(points, normals, edges, c.radius, c.max_ball_points, c.k, rays=rays)
         pos = balls.rel * c.position_scale
-        h = torch.cat([pos, balls.normals], dim=-1)
+        h = torch.cat([pos, balls.directions()], dim=-1)
         feats = []
         for conv in self.convs:
             h = conv(h, pos, balls.neighbours, balls.mask, reference)
