@@ -38,7 +38,8 @@ def test_generate_labels_grasps_by_simulation(tiny_data):
         assert set(np.unique(scene["labels"])) <= {0, 1}
     assert sum(len(s["labels"]) for s in scenes) > 0
     for scene in scenes:  # where each scene was seen from: 60 cm from the workspace centre, 30° off vertical
-        assert np.linalg.norm(scene["viewpoint"]) == pytest.approx(0.6) and scene["viewpoint"][2] == pytest.approx(0.6 * np.cos(np.pi / 6))
+        eye = scene["viewpoint"]
+        assert np.linalg.norm(eye) == pytest.approx(0.6) and eye[2] == pytest.approx(0.6 * np.cos(np.pi / 6))
 
 
 def test_viewpoints_of_older_data_are_rebuilt_from_the_scene_seeds(tiny_data, tmp_path):
