@@ -133,8 +133,9 @@ def add_grasp_parser(sub: argparse._SubParsersAction) -> None:
                                          "removed/present) as mean ± std over seeds.")
     g.add_argument("--detector", default="default", metavar="NAME|PATH",
                    help="default (the shipped Edge Grasp model), vn-edge (shipped VN-Edge), random-edge (random scores "
-                        "over valid edges, no network), heuristic (geometric antipodal score), or a model.pt from "
-                        "`equimanip grasp train` (default: default)")
+                        "over valid edges, no network), heuristic (geometric antipodal score), a model.pt from "
+                        "`equimanip grasp train`, or several nets joined by + (a.pt+b.pt: an ensemble scoring the mean "
+                        "of their success probabilities) (default: default)")
     g.add_argument("--scene", choices=("pile", "packed"), default="pile", help="scene type (default pile)")
     g.add_argument("--objects", default="random-urdfs-test", metavar="DIR|NAME",
                    help=objects_help + " (default random-urdfs-test: objects no shipped model was trained on)")

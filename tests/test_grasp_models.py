@@ -226,3 +226,14 @@ def test_view_rays_reach_the_net_and_keep_its_reference_and_translation_invarian
     plain = _net("edge")
     with torch.no_grad():
         assert torch.equal(plain(p, n, edges), plain(p, n, edges, viewpoint=eye))
+
+
+def test_an_ensemble_refuses_nets_that_score_other_depths_and_fewer_than_two():
+    from equimanip.policies.grasp.ensemble import EnsembleNet
+
+    with pytest.raises(ValueError, match="must score the same grasp depths"):
+        EnsembleNet([EdgeGraspNet(**SMALL), EdgeGraspNet(max_extra_depth=0.016, **SMALL)])
+    with pytest.raises(ValueError, match="at least two nets"):
+        EnsembleNet([EdgeGraspNet(**SMALL)])
+    both = EnsembleNet([EdgeGraspNet(view_rays=1, **SMALL), VNEdgeGraspNet(**SMALL)])
+    assert both.config.view_rays == 1 and both.config.max_extra_depth == 0.0

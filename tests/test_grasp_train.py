@@ -273,3 +273,27 @@ def test_a_net_with_view_rays_needs_viewpoints_and_the_detector_passes_them(data
     assert len(found) == 3
     with pytest.raises(ValueError, match="pass the camera position"):
         detector.detect(p, n, top_k=3, table_height=0.0)
+
+
+def test_an_ensemble_scores_the_mean_probability_of_its_nets(data, tmp_path):
+    from equimanip.policies.grasp.ensemble import EnsembleNet
+
+    for seed in (0, 1):
+        train_grasp(data, model="edge", out=tmp_path / f"s{seed}", steps=2, seed=seed, **FAST)
+    train_grasp(data, model="vn-edge", out=tmp_path / "vn", steps=2, **FAST)
+    paths = [str(tmp_path / r / "model.pt") for r in ("s0", "s1", "vn")]
+    ensemble = GraspDetector.load("+".join(paths))
+    assert ensemble.scorer == "ensemble" and isinstance(ensemble.model, EnsembleNet)
+    members = [GraspDetector.load(p) for p in paths]
+    p, n = preprocess_cloud(*box_cloud((0.05, 0.04, 0.06)))
+    points, normals = torch.as_tensor(p), torch.as_tensor(n)
+    edges = sample_edges(points, normals, num_approach=8, table_height=0.0)
+    mean = torch.stack([m.score_edges(points, normals, edges) for m in members]).mean(0)
+    torch.testing.assert_close(ensemble.score_edges(points, normals, edges), mean, rtol=1e-5, atol=1e-6)
+    assert len(ensemble.detect(p, n, top_k=2, table_height=0.0)) == 2
+    with pytest.raises(ValueError, match="no checkpoint of its own"):
+        ensemble.save(tmp_path / "ensemble.pt")
+    with pytest.raises(ValueError, match="joins trained nets; heuristic is not one"):
+        GraspDetector.load(paths[0] + "+heuristic")
+    with pytest.raises(ValueError, match="no grasp detector"):
+        GraspDetector.load(paths[0] + "+" + str(tmp_path / "missing.pt"))

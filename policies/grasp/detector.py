@@ -35,7 +35,8 @@ from equimanip.policies.grasp.vn_edge_net import VNEdgeGraspNet
 CHECKPOINT_FORMAT = "equimanip.grasp_detector"
 CHECKPOINT_VERSION = 1
 MODELS: dict[str, type[torch.nn.Module]] = {"edge": EdgeGraspNet, "vn-edge": VNEdgeGraspNet}
-SCORERS = ("edge", "vn-edge", "random-edge", "heuristic")
+SCORERS = ("edge", "vn-edge", "ensemble", "random-edge", "heuristic")
+NET_SCORERS = (*MODELS, "ensemble")  # the scorers that hold a network
 SHIPPED = {"default": "default.pt", "vn-edge": "vn_edge.pt"}  # names -> files in equimanip/assets/grasp
 NAMES = ("default", "vn-edge", "random-edge", "heuristic")
 MAX_POINTS = 2_000_000  # raw points accepted by detect(); more is a mistake (e.g. a whole map), not a view
@@ -93,8 +94,8 @@ class GraspDetector:
         self.precision = resolve_precision(self.precision, self.device)
         if self.scorer not in SCORERS:
             raise ValueError(f"unknown grasp scorer {self.scorer!r}; accepted: {', '.join(SCORERS)}")
-        if (self.scorer in MODELS) != (self.model is not None):
-            raise ValueError(f"scorer {self.scorer!r} {'needs' if self.scorer in MODELS else 'takes no'} model")
+        if (self.scorer in NET_SCORERS) != (self.model is not None):
+            raise ValueError(f"scorer {self.scorer!r} {'needs' if self.scorer in NET_SCORERS else 'takes no'} model")
         if self.model is not None:
             self.model = self.model.to(self.device).eval()
 
@@ -107,7 +108,9 @@ class GraspDetector:
         Args:
             name_or_path: ``default`` (the shipped Edge Grasp model), ``vn-edge`` (the shipped VN-Edge
                 model), ``random-edge`` (random scores over valid edges), ``heuristic`` (antipodal
-                geometry) or a checkpoint path (``model.pt`` of ``equimanip grasp train``).
+                geometry), a checkpoint path (``model.pt`` of ``equimanip grasp train``) or several nets
+                joined by ``+`` (``a.pt+b.pt``: an ensemble scoring the mean of their probabilities,
+                :mod:`~equimanip.policies.grasp.ensemble`).
             device: ``auto`` (CUDA when present), ``cpu``, ``cuda``, ``cuda:N``.
             kind: when given, the scorer the checkpoint must hold (a clear error otherwise).
             precision: the network's arithmetic: ``fp32``, ``bf16`` or ``auto`` (see the class).
@@ -118,7 +121,9 @@ class GraspDetector:
         """
         dev = resolve_device(device)
         name = str(name_or_path)
-        if name in ("random-edge", "heuristic") and not Path(name).exists():
+        if "+" in name and not Path(name).exists():
+            detector = cls._ensemble(name, dev)
+        elif name in ("random-edge", "heuristic") and not Path(name).exists():
             detector = cls(scorer=name, device=dev)
         elif name in SHIPPED and not Path(name).exists():
             resource = importlib.resources.files("equimanip.assets") / "grasp" / SHIPPED[name]
@@ -139,6 +144,20 @@ class GraspDetector:
             raise ValueError(f"{name} holds a {detector.scorer!r} grasp detector, not {kind!r}")
         detector.precision = resolve_precision(precision, dev)
         return detector
+
+    @classmethod
+    def _ensemble(cls, name: str, device: torch.device) -> GraspDetector:
+        from equimanip.policies.grasp.ensemble import EnsembleNet
+
+        members = [cls.load(part, device) for part in name.split("+")]
+        not_nets = [part for part, m in zip(name.split("+"), members) if m.model is None]
+        if not_nets:
+            raise ValueError(f"an ensemble joins trained nets; {', '.join(not_nets)} is not one")
+        first = members[0]
+        if any(m.voxel_size != first.voxel_size or m.gripper != first.gripper for m in members):
+            raise ValueError(f"the nets of ensemble {name} were trained for other voxel sizes or grippers")
+        return cls(scorer="ensemble", model=EnsembleNet([m.model for m in members]), device=device,
+                   voxel_size=first.voxel_size, gripper=first.gripper, meta={"members": name.split("+")})
 
     @classmethod
     def _from_checkpoint(cls, path: Path, device: torch.device) -> GraspDetector:
