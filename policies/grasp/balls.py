@@ -70,16 +70,21 @@ def tip_margins(extra: torch.Tensor | None) -> float | torch.Tensor:
     return FRANKA_HAND.tip_margin if extra is None else FRANKA_HAND.tip_margin + extra
 
 
+def camera_position(viewpoint, like: torch.Tensor) -> torch.Tensor:
+    """``viewpoint`` as a ``(3,)`` tensor of ``like``'s dtype and device, or a clear error."""
+    eye = torch.as_tensor(viewpoint).to(dtype=like.dtype, device=like.device).reshape(-1)
+    if eye.numel() != 3 or not bool(torch.isfinite(eye).all()):
+        raise ValueError(f"viewpoint must be a finite camera position (3 numbers), got {eye.tolist()!r}")
+    return eye
+
+
 def view_rays(points: torch.Tensor, viewpoint: torch.Tensor | None) -> torch.Tensor:
     """Unit directions ``(N, 3)`` from the camera at ``viewpoint`` to every point: where each point was seen
     from, and so which side of it the view could not see. They rotate with the cloud and the camera together."""
     if viewpoint is None:
         raise ValueError("this net reads the view rays: pass the camera position (viewpoint=...), as the detector "
                          "does when it is given one")
-    eye = torch.as_tensor(viewpoint).to(dtype=points.dtype, device=points.device).reshape(-1)
-    if eye.numel() != 3 or not bool(torch.isfinite(eye).all()):
-        raise ValueError(f"viewpoint must be a finite camera position (3 numbers), got {eye.tolist()!r}")
-    ray = points - eye
+    ray = points - camera_position(viewpoint, points)
     return ray / ray.norm(dim=-1, keepdim=True).clamp_min(1e-9)
 
 

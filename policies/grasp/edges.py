@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from equimanip.policies.grasp.balls import camera_position
 from equimanip.policies.grasp.gripper import FRANKA_HAND, GripperGeometry
 from equimanip.policies.grasp.point_ops import ball_query, farthest_point_sample
 
@@ -383,7 +384,7 @@ def shadow_points(points: torch.Tensor, viewpoint: torch.Tensor | np.ndarray, le
     One view sees the surfaces that face the camera; right behind them the object goes on, unseen. The far
     finger of a grasp across an object whose far side bulges out of sight ends there: the approach stops on
     the hidden side and the hand closes on nothing. Points below the table plane (when given) are dropped."""
-    eye = torch.as_tensor(viewpoint).to(dtype=points.dtype, device=points.device).reshape(3)
+    eye = camera_position(viewpoint, points)
     levels = int(math.floor(length / spacing + 1e-9))
     if levels == 0 or len(points) == 0:
         return points.new_zeros((0, 3))
@@ -603,9 +604,7 @@ def check_fill_shadows(fill_shadows: float, viewpoint) -> None:
         return
     if viewpoint is None:
         raise ValueError("fill_shadows needs the camera position (viewpoint=...): the shadows lie away from it")
-    eye = torch.as_tensor(viewpoint, dtype=torch.float64).detach().cpu().reshape(-1)
-    if eye.numel() != 3 or not bool(torch.isfinite(eye).all()):
-        raise ValueError(f"viewpoint must be a finite camera position (3 numbers), got {eye.tolist()!r}")
+    camera_position(viewpoint, torch.zeros(0, dtype=torch.float64))
 
 
 def check_crop_box(crop_box) -> None:
