@@ -26,7 +26,7 @@ import torch
 
 from equimanip.agents.grasp_dataset import read_shards
 from equimanip.atomic import atomic_path, write_json
-from equimanip.policies.grasp.balls import trained_extra_depth
+from equimanip.policies.grasp.balls import trained_extra_depth, view_kwargs
 
 MODEL_KINDS = ("edge", "vn-edge")
 TRAIN_CHECKPOINT_FORMAT = "equimanip.grasp_train_checkpoint"
@@ -196,9 +196,10 @@ def _extra(model: torch.nn.Module, extra: torch.Tensor) -> torch.Tensor | None:
 
 def _view(model: torch.nn.Module, scene: dict, device: torch.device) -> dict:
     """The ``viewpoint`` argument of a net that reads view rays (none for other nets)."""
-    if not getattr(getattr(model, "config", None), "view_rays", 0):
-        return {}
-    return {"viewpoint": torch.as_tensor(scene["viewpoint"], dtype=torch.float32, device=device)}
+    viewpoint = scene.get("viewpoint")
+    if viewpoint is not None:
+        viewpoint = torch.as_tensor(viewpoint, dtype=torch.float32, device=device)
+    return view_kwargs(model, viewpoint)
 
 
 def check_viewpoints(config: GraspTrainConfig, scenes: list[dict]) -> None:

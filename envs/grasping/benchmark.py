@@ -246,7 +246,7 @@ def evaluate(spec: EvalSpec, *, rounds: int, seeds: list[int], workers: int = 1,
         raise ValueError(f"min_score must be in [0, 1] (detector scores are), got {spec.min_score}")
     if spec.deepen is not None:
         check_deepen(spec.deepen)
-    check_fill_shadows(spec.fill_shadows, np.zeros(3))
+    check_fill_shadows(spec.fill_shadows, np.zeros(3))  # its length only: every observation carries its viewpoint
     jobs = [(s, r) for s in seeds for r in range(rounds)]
     start = time.perf_counter()
     bar = tqdm(total=len(jobs), desc=f"{spec.detector} {spec.scene}", unit="round", disable=not progress)

@@ -64,6 +64,12 @@ def trained_extra_depth(model: torch.nn.Module | None) -> float:
     return float(getattr(getattr(model, "config", None), "max_extra_depth", 0.0))
 
 
+def reads_view_rays(model: torch.nn.Module | None) -> bool:
+    """Whether a net reads where each point was seen from (its config's ``view_rays``): it then needs the
+    ``viewpoint``; false for other nets and for scorers without a net."""
+    return bool(getattr(getattr(model, "config", None), "view_rays", 0))
+
+
 def tip_margins(extra: torch.Tensor | None) -> float | torch.Tensor:
     """How far each hand's fingertips reach past its contact: Edge Grasp's ``tip_margin`` plus the
     hand's ``extra`` depth (``None``: the margin alone)."""
@@ -86,6 +92,11 @@ def view_rays(points: torch.Tensor, viewpoint: torch.Tensor | None) -> torch.Ten
                          "does when it is given one")
     ray = points - camera_position(viewpoint, points)
     return ray / ray.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+
+
+def view_kwargs(model: torch.nn.Module | None, viewpoint) -> dict:
+    """The ``viewpoint`` keyword for ``model``'s forward: given to nets that read view rays, to no other."""
+    return {"viewpoint": viewpoint} if reads_view_rays(model) else {}
 
 
 def build_balls(points: torch.Tensor, normals: torch.Tensor, edges: torch.Tensor, radius: float, max_points: int,

@@ -26,7 +26,7 @@ import torch
 from equimanip.atomic import atomic_path
 from equimanip.policies.device import autocast, resolve_device, resolve_precision
 from equimanip.policies.grasp.edge_net import EdgeGraspNet
-from equimanip.policies.grasp.balls import trained_extra_depth
+from equimanip.policies.grasp.balls import reads_view_rays, trained_extra_depth, view_kwargs
 from equimanip.policies.grasp.edges import EdgeSet, preprocess_cloud, sample_edges
 from equimanip.policies.grasp.gripper import FRANKA_HAND, GripperGeometry
 from equimanip.policies.grasp.heuristic import antipodal_scores
@@ -220,15 +220,13 @@ class GraspDetector:
             return antipodal_scores(points, normals, edge_set.poses, self.gripper, approach=edge_set.edges[:, 0])
         extra = edge_set.extra if self.max_extra_depth > 0 else None  # a depth-blind net scores Edge Grasp's hand
         with torch.inference_mode(), autocast(self.device, self.precision):
-            if self.reads_view_rays:
-                return torch.sigmoid(self.model(points, normals, edge_set.edges, extra=extra,
-                                                viewpoint=viewpoint).float())
-            return torch.sigmoid(self.model(points, normals, edge_set.edges, extra=extra).float())
+            logits = self.model(points, normals, edge_set.edges, extra=extra, **view_kwargs(self.model, viewpoint))
+            return torch.sigmoid(logits.float())
 
     @property
     def reads_view_rays(self) -> bool:
         """Whether the net reads where each point was seen from (it then needs ``viewpoint``)."""
-        return bool(getattr(getattr(self.model, "config", None), "view_rays", 0))
+        return reads_view_rays(self.model)
 
     @property
     def max_extra_depth(self) -> float:

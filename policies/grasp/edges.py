@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from equimanip.policies.grasp.balls import camera_position
+from equimanip.policies.grasp.balls import camera_position, view_rays
 from equimanip.policies.grasp.gripper import FRANKA_HAND, GripperGeometry
 from equimanip.policies.grasp.point_ops import ball_query, farthest_point_sample
 
@@ -384,12 +384,10 @@ def shadow_points(points: torch.Tensor, viewpoint: torch.Tensor | np.ndarray, le
     One view sees the surfaces that face the camera; right behind them the object goes on, unseen. The far
     finger of a grasp across an object whose far side bulges out of sight ends there: the approach stops on
     the hidden side and the hand closes on nothing. Points below the table plane (when given) are dropped."""
-    eye = camera_position(viewpoint, points)
+    ray = view_rays(points, viewpoint)
     levels = int(math.floor(length / spacing + 1e-9))
     if levels == 0 or len(points) == 0:
         return points.new_zeros((0, 3))
-    ray = points - eye
-    ray = ray / ray.norm(dim=-1, keepdim=True).clamp_min(_EPS)
     steps = torch.arange(1, levels + 1, dtype=points.dtype, device=points.device) * spacing
     behind = (points.unsqueeze(1) + steps.view(1, -1, 1) * ray.unsqueeze(1)).reshape(-1, 3)
     if table_height is not None:
@@ -546,13 +544,15 @@ def sample_edges(points: torch.Tensor | np.ndarray, normals: torch.Tensor | np.n
     keep = _frame_ok(frames, dist, table, gripper)
     if table is not None and flat_grasps:
         frames, keep = _retry_levelled(points, normals, a_rows, c_rows, dist, frames, keep, table, gripper)
-    filled = column_points(points, normals, table) if table is not None and fill_columns else None
+    # space the cloud does not show but that most likely holds an object, checked like the cloud itself
+    fills = []
+    if table is not None and fill_columns:
+        fills.append(column_points(points, normals, table))
     if fill_shadows > 0:
-        shadows = shadow_points(points, viewpoint, fill_shadows, table_height=table)
-        filled = shadows if filled is None else torch.cat([filled, shadows])
+        fills.append(shadow_points(points, viewpoint, fill_shadows, table_height=table))
     if crop_box is not None and table is not None:
-        beyond = beyond_crop_points(points, crop_box, table)
-        filled = beyond if filled is None else torch.cat([filled, beyond])
+        fills.append(beyond_crop_points(points, crop_box, table))
+    filled = torch.cat(fills) if fills else None
     sweep = APPROACH_SWEEP if clear_approach else 0.0
     sel = _collision_free(points, idx, ball_mask, ball_of, keep.nonzero().squeeze(1), frames, gripper, filled, sweep)
     if table is not None and flat_grasps and sel.numel() == 0:

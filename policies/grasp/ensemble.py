@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from equimanip.policies.grasp.balls import trained_extra_depth
+from equimanip.policies.grasp.balls import reads_view_rays, trained_extra_depth, view_kwargs
 
 
 @dataclass
@@ -40,7 +40,7 @@ class EnsembleNet(nn.Module):
                              f"{', '.join(f'{d:g}' for d in sorted(depths))} m deeper")
         self.members = nn.ModuleList(members)
         self.config = EnsembleConfig(max_extra_depth=depths.pop(),
-                                     view_rays=int(any(getattr(m.config, "view_rays", 0) for m in members)))
+                                     view_rays=int(any(reads_view_rays(m) for m in members)))
 
     def hyper_parameters(self) -> dict:
         raise ValueError("an ensemble has no checkpoint of its own: load it from its members' files (a.pt+b.pt)")
@@ -49,8 +49,7 @@ class EnsembleNet(nn.Module):
                 extra: torch.Tensor | None = None, viewpoint: torch.Tensor | None = None) -> torch.Tensor:
         probs = []
         for net in self.members:
-            kwargs = {"viewpoint": viewpoint} if getattr(net.config, "view_rays", 0) else {}
-            logits = net(points, normals, edges, reference=reference, extra=extra, **kwargs)
+            logits = net(points, normals, edges, reference=reference, extra=extra, **view_kwargs(net, viewpoint))
             probs.append(torch.sigmoid(logits.float()))
         mean = torch.stack(probs).mean(0).clamp(1e-7, 1 - 1e-7)
         return torch.logit(mean)
