@@ -214,18 +214,25 @@ class BCConfig:
 
 # ------------------------------------------------------------------------------------------------
 # Networks and the policy wrapper
+def depth_channels(env_options: dict[str, Any]) -> int:
+    """Channels of the depth observation an env with these options gives: 2 with a ``context_view``, else 1."""
+    return 2 if float(env_options.get("context_view") or 0.0) else 1
+
+
 def make_network(config: BCConfig, image_size: int) -> torch.nn.Module:
+    """The run's network: its depth channels (:func:`depth_channels` of its env options) and the holding flag in."""
     from equimanip.policies import CNNBCHead, EquivariantBCHead
 
+    channels = depth_channels(config.env_options) + 1
     if config.policy == "equi":
-        return EquivariantBCHead(config.group, in_channels=2, image_size=image_size, n_hidden=config.n_hidden)
-    return CNNBCHead(in_channels=2, image_size=image_size, features=3 * config.n_hidden)
+        return EquivariantBCHead(config.group, in_channels=channels, image_size=image_size, n_hidden=config.n_hidden)
+    return CNNBCHead(in_channels=channels, image_size=image_size, features=3 * config.n_hidden)
 
 
 def stack_inputs(depth: torch.Tensor, holding: torch.Tensor) -> torch.Tensor:
-    """``B×1×S×S`` depth (metres) and ``B×1`` holding → the ``B×2×S×S`` network input, depth in
-    decimetres: the centimetre differences that decide a grasp or a release are then not tiny
-    next to the holding channel and the biases."""
+    """``B×C×S×S`` depth (metres; C = 2 with a context view) and ``B×1`` holding → the ``B×(C+1)×S×S``
+    network input, depth in decimetres: the centimetre differences that decide a grasp or a release
+    are then not tiny next to the holding channel and the biases."""
     return torch.cat([depth * DEPTH_SCALE, holding.reshape(-1, 1, 1, 1).expand(-1, 1, *depth.shape[-2:])], dim=1)
 
 
@@ -263,6 +270,8 @@ class BCPolicy:
         # plain torch convolutions with the expanded filters: same outputs, faster inference
         self.net = export(net) if isinstance(net, EquivariantBCHead) else net
         self.net.eval()
+        # depth channels the network reads (its first convolution's inputs less the holding flag)
+        self.depth_channels = next(m.in_channels for m in self.net.modules() if isinstance(m, torch.nn.Conv2d)) - 1
 
     @torch.no_grad()
     def predict(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> tuple[np.ndarray, None]:
@@ -271,6 +280,10 @@ class BCPolicy:
         batched = depth.ndim == 4
         if not batched:
             depth, holding = depth[None], holding[None]
+        if depth.ndim != 4 or depth.shape[1] != self.depth_channels:
+            raise ValueError(f"this policy reads depth images of {self.depth_channels} channel(s) "
+                             f"({'with' if self.depth_channels == 2 else 'without'} a context_view), got an observation "
+                             f"of shape {tuple(np.shape(obs['depth']))}: run it in an env with its run's env options")
         action = torch.tanh(self.net(stack_inputs(depth, holding))).cpu().numpy()
         return (action if batched else action[0]), None
 

@@ -86,7 +86,8 @@ PROPRIO_FEATURE = "observation.state"
 # Env options that change what an observation or an action means: a policy trained on the dataset
 # only fits an env that agrees on these (and on the task's own options). The rest (corruptions,
 # shadows, substeps) may differ, e.g. to evaluate under a distribution shift.
-LAYOUT_OPTIONS = ("camera", "image_size", "view_size", "side_elevation_deg", "observations", "num_points", "dpos", "drot")
+LAYOUT_OPTIONS = ("camera", "image_size", "view_size", "context_view", "side_elevation_deg", "observations", "num_points",
+                  "dpos", "drot")
 UNRECORDED_OPTIONS = ("render_mode", "render_size")  # only change env.render(), which is not recorded
 STATS = ("min", "max", "mean", "std", "count")
 # the temporary files equimanip.atomic.atomic_path leaves behind when a process dies mid-write

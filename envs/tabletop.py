@@ -58,6 +58,11 @@ class EnvOptions:
             in view: the symmetry is latent).
         image_size: height and width of images in pixels.
         view_size: metres seen by the top-down cameras.
+        context_view: with ``gripper_topdown``, metres seen by a second, wider view centred on the gripper too
+            (0: none). Its image (same pixel count, coarser pixels) becomes the depth observation's second
+            channel: fine pixels near the gripper and the rest of the scene in sight, e.g. the other cube that a
+            0.4 m view loses when the cubes are far apart. Both channels rotate about the same centre, so the
+            image symmetry is unchanged.
         side_elevation_deg: elevation of the side camera (15-90°).
         shadows: render shadows in the side view (BulletArm's latent-symmetry setting; ×2 render cost).
         dpos: metres moved by a unit ``dx``, ``dy`` or ``dz`` (5 cm for RL, 2 cm for SEIL).
@@ -73,6 +78,7 @@ class EnvOptions:
     camera: str = "gripper_topdown"
     image_size: int = 128
     view_size: float = 0.4
+    context_view: float = 0.0
     side_elevation_deg: float = 50.2
     shadows: bool = True
     dpos: float = 0.05
@@ -104,6 +110,12 @@ class EnvOptions:
                 raise ValueError(f"{name} must be a positive finite number, got {value!r}")
         if self.dpos > 0.1:
             raise ValueError(f"dpos must be at most 0.1 m per step, got {self.dpos!r}")
+        context = self.context_view
+        if not (isinstance(context, (int, float)) and math.isfinite(context) and context >= 0):
+            raise ValueError(f"context_view must be 0 (none) or a view size in metres, got {context!r}")
+        if context and (self.camera != "gripper_topdown" or not self.view_size < context <= 2.0):
+            raise ValueError(f"context_view needs camera='gripper_topdown' and a size in metres above view_size "
+                             f"({self.view_size}) and at most 2.0, got {context!r} with camera={self.camera!r}")
         if int(self.substeps) != self.substeps or not 1 <= self.substeps <= 500:
             raise ValueError(f"substeps must be an integer in [1, 500], got {self.substeps!r}")
         if int(self.num_points) != self.num_points or self.num_points < 1:
@@ -174,6 +186,8 @@ class TabletopEnv(gym.Env):
         spec = CameraSpec(name=options.camera, size=int(options.image_size), view_size=float(options.view_size),
                           elevation_deg=float(options.side_elevation_deg), shadows=bool(options.shadows))
         self.camera = Camera(spec, self.workspace.centre)
+        self.context_camera = (Camera(dataclasses.replace(spec, view_size=float(options.context_view)), self.workspace.centre)
+                               if options.context_view else None)
         self.sim.set_visible("robot", spec.shows_robot)
         if "grid_floor" in options.corruptions:
             from importlib.resources import files
@@ -191,7 +205,7 @@ class TabletopEnv(gym.Env):
 
         s = spec.size
         obs_spaces: dict[str, spaces.Space] = {
-            OBS_DEPTH: spaces.Box(-3.0, 3.0, (1, s, s), np.float32),
+            OBS_DEPTH: spaces.Box(-3.0, 3.0, (self.depth_channels, s, s), np.float32),
             OBS_HOLDING: spaces.Box(0.0, 1.0, (1,), np.float32),
         }
         if OBS_RGB in options.observations:
@@ -452,6 +466,7 @@ class TabletopEnv(gym.Env):
                                   _quat_multiply(yaw_quaternion(turn), b_quat))
             frame = self.camera.render(self.sim, pos, yaw, width, rgb=OBS_RGB in self.options.observations,
                                        light_direction=light, specular=specular, mirror="mirror" in self.options.corruptions)
+            depth = self._stack_context(frame.depth, pos, yaw, width)  # while the carried bodies are moved
         finally:
             if snapshot is not None:
                 self.sim.restore_state(snapshot)
@@ -465,7 +480,8 @@ class TabletopEnv(gym.Env):
                 (hand.any() and height[hand].max() > pos[2] + self.camera.FINGER_LENGTH + tol):
             view.reason = "collision"
             return view
-        obs: dict[str, np.ndarray] = {OBS_DEPTH: frame.depth, OBS_HOLDING: np.full(1, float(bool(held)), dtype=np.float32)}
+        obs: dict[str, np.ndarray] = {OBS_DEPTH: depth,
+                                      OBS_HOLDING: np.full(1, float(bool(held)), dtype=np.float32)}
         if frame.rgb is not None:
             obs[OBS_RGB] = frame.rgb
         if OBS_POINT_CLOUD in self.options.observations:
@@ -557,7 +573,8 @@ class TabletopEnv(gym.Env):
                                    mirror="mirror" in self.options.corruptions)
         self._frame = frame
         holding = float(self.holding())
-        obs: dict[str, np.ndarray] = {OBS_DEPTH: frame.depth, OBS_HOLDING: np.array([holding], dtype=np.float32)}
+        obs: dict[str, np.ndarray] = {OBS_DEPTH: self._stack_context(frame.depth, pos, yaw, self.robot.finger_width()),
+                                      OBS_HOLDING: np.array([holding], dtype=np.float32)}
         if want_rgb:
             obs[OBS_RGB] = frame.rgb  # type: ignore[assignment]
         if OBS_POINT_CLOUD in self.options.observations:
@@ -565,6 +582,20 @@ class TabletopEnv(gym.Env):
         if OBS_STATE in self.options.observations:
             obs[OBS_STATE] = self._state(pos, yaw, holding)
         return obs
+
+    @property
+    def depth_channels(self) -> int:
+        """Channels of the depth observation: 2 with a ``context_view``, else 1."""
+        return 2 if self.context_camera is not None else 1
+
+    def _stack_context(self, depth: np.ndarray, pos: np.ndarray, yaw: float, width: float) -> np.ndarray:
+        """The depth observation: ``depth`` (1×S×S) with the context view, rendered now, stacked under it."""
+        if self.context_camera is None:
+            return depth
+        light, specular = self._light
+        wide = self.context_camera.render(self.sim, pos, yaw, width, light_direction=light, specular=specular,
+                                          mirror="mirror" in self.options.corruptions)
+        return np.concatenate([depth, wide.depth], axis=0)
 
     def _point_cloud(self, frame: CameraFrame) -> np.ndarray:
         pts = self.camera.unproject(frame)

@@ -177,6 +177,20 @@ def test_load_run_gives_the_trained_policy(tmp_path, dataset):
     assert config.env == ENV
 
 
+def test_a_context_view_run_trains_and_loads_with_both_depth_channels(tmp_path):
+    run = tmp_path / "run"
+    summary = train(_small(env=ENV, demos=1, env_options={"image_size": 32, "context_view": 0.6}, steps=2), run,
+                    progress=False)
+    assert summary["config"]["env_options"]["context_view"] == 0.6
+    assert summary["samples"]["simulated"] > 0
+    policy, config = load_run(run, device="cpu")
+    obs = {"depth": torch.zeros(2, 32, 32).numpy(), "holding": torch.zeros(1).numpy()}
+    action, _ = policy.predict(obs)
+    assert action.shape == (5,)
+    with pytest.raises(ValueError, match="2 channel.*with a context_view.*shape \\(1, 32, 32\\)"):
+        policy.predict({"depth": torch.zeros(1, 32, 32).numpy(), "holding": torch.zeros(1).numpy()})
+
+
 def test_failure_report_replays_the_evaluation_beside_the_expert(tmp_path, dataset):
     run = tmp_path / "run"
     train(_small(dataset=str(dataset), policy="cnn", steps=2), run, progress=False)  # 2 steps: it fails

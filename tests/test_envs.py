@@ -190,6 +190,9 @@ def test_out_of_range_actions_are_clipped(make_env):
     ({"side_elevation_deg": 5}, "15-90"),
     ({"image_size": 3}, "image size"),
     ({"substeps": 0}, "substeps"),
+    ({"context_view": 0.3}, "above view_size"),
+    ({"context_view": -1.0}, "0 \\(none\\) or a view size"),
+    ({"context_view": 0.6, "camera": "side"}, "gripper_topdown"),
 ])
 def test_bad_options_raise_and_list_valid_values(options, match):
     with pytest.raises(ValueError, match=match):
@@ -260,6 +263,31 @@ def test_gripper_camera_paints_the_fingers(make_env):
     assert column[s // 2 :].min() == pytest.approx(0.0, abs=1e-6)
     assert depth[s // 2, s // 2] > 0.1
     assert depth[s // 2, : s // 4].min() > 0.1  # nothing painted to the left
+
+
+def test_context_view_is_a_second_depth_channel(make_env):
+    """Channel 0 is the plain observation, channel 1 exactly what a gripper camera over the wider view sees,
+    in steps and in ``simulate`` (carrying a held cube too)."""
+    opts = {"dpos": 0.02, "image_size": 32}
+    env = make_env("equimanip/BlockStacking-v0", context_view=0.6, **opts)
+    plain = make_env("equimanip/BlockStacking-v0", **opts)
+    wide = make_env("equimanip/BlockStacking-v0", view_size=0.6, **opts)
+    assert env.observation_space["depth"].shape == (2, 32, 32)
+    observations = [e.reset(seed=3)[0] for e in (env, plain, wide)]
+    delta = np.array([0.5, -0.4, 0.0, 0.3])
+    for _ in range(14):  # past the grasp: the last steps carry the cube
+        np.testing.assert_array_equal(observations[0]["depth"][0], observations[1]["depth"][0])
+        np.testing.assert_array_equal(observations[0]["depth"][1], observations[2]["depth"][0])
+        assert env.observation_space.contains(observations[0])
+        views = [e.unwrapped.simulate(delta, carry_held=True) for e in (env, plain, wide)]
+        assert len({v.valid for v in views}) == 1
+        if views[0].valid:
+            np.testing.assert_array_equal(views[0].observation["depth"][0], views[1].observation["depth"][0])
+            np.testing.assert_array_equal(views[0].observation["depth"][1], views[2].observation["depth"][0])
+        action = env.unwrapped.expert_action()
+        observations = [e.step(action)[0] for e in (env, plain, wide)]
+    assert env.unwrapped.holding()
+    assert not np.array_equal(observations[0]["depth"][0], observations[0]["depth"][1])
 
 
 def test_holding_flag_set_while_the_block_is_held(make_env):
