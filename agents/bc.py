@@ -81,6 +81,9 @@ class BCConfig:
             default) resolves to half the views (2 of SEIL's 4) when held objects are simulated, else 0;
             0 turns them off (SEIL's views). Configs saved by runs that predate the option read as 0.
         grasp_offset: largest in-hand shift of those views, metres along the jaw (0.02).
+        release_views: views of a release step drawn around the release pose itself, below it too, labelled
+            "open" (our extension; SEIL's views lie around the previous pose, above it): a policy that comes down
+            a little too far then still lets go (:mod:`equimanip.agents.transition_sim`).
         rotate: random rotations of every batch (SEIL's rotated copies).
         steps, batch_size, learning_rate: optimisation (Adam, MSE on tanh outputs).
         lr_schedule: ``cosine`` (decay to 0 over ``steps``: the last steps settle on the rare
@@ -121,6 +124,7 @@ class BCConfig:
     simulate_holding: bool = True
     grasp_offset_n: int | None = None
     grasp_offset: float = 0.02
+    release_views: bool = False
     rotate: bool = True
     steps: int = 1000
     batch_size: int = 64
@@ -323,7 +327,8 @@ def build_samples(config: BCConfig, data: Any, progress: bool = False) -> Any:
         return replay_samples(env, data, list(range(config.demos)), n=config.simulate_n, sigma=config.sigma,
                               seed=config.seed, progress=progress, simulate_holding=config.simulate_holding,
                               sim_weight=config.sim_weight, reach=config.sim_reach,
-                              grasp_offset_n=config.grasp_offset_n, grasp_offset=config.grasp_offset)
+                              grasp_offset_n=config.grasp_offset_n, grasp_offset=config.grasp_offset,
+                              release_views=config.release_views)
     finally:
         env.close()
 

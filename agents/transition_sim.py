@@ -32,6 +32,12 @@ label keeps the *object* on the demonstrated path: the step to the expert's pose
 demo's gripper command, as SEIL's labels copy it. The experts release only within ``XY_TOL`` (4 mm) of
 the target; a first version labelled views more than that off "closed" at the release, but 4 mm is
 less than a pixel at 64 px, and its policies hovered beside the target without letting go.
+
+``release_views`` (our extension, not SEIL's): at a release (the expert opens while holding) the views are
+drawn around the release pose itself (``δ ~ N(0, σ)``) rather than around the previous pose, which lies
+above it: the policy also sees the release point from a little *below* (the carried object pressed onto
+its support) and beside, labelled "open" with the step back. Without them, a policy that comes down a few
+millimetres too far has never seen a reason to let go there and holds on for the rest of the episode.
 """
 
 from __future__ import annotations
@@ -112,7 +118,7 @@ def _keep(u: Any, view: Any, offset: np.ndarray | None, gripper: float, clip: bo
 def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n: int = 4, sigma: float = 0.4,
                    seed: int = 0, progress: bool = False, simulate_holding: bool = False,
                    sim_weight: float = 1.0, reach: float = 1.0, grasp_offset_n: int = 0,
-                   grasp_offset: float = 0.02) -> Samples:
+                   grasp_offset: float = 0.02, release_views: bool = False) -> Samples:
     """Expert samples of ``dataset`` plus ``n`` simulated corrective samples per free-space step
     (and per step holding an object, carried with the virtual gripper, when ``simulate_holding``).
 
@@ -121,7 +127,8 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
     ``sim_weight = 4 / n`` keeps SEIL's balance between expert and simulated samples with ``n`` > 4.
     ``reach``: largest planar perturbation in steps per axis (1: SEIL); beyond one step, labels are clipped steps.
     ``grasp_offset_n`` of the ``n`` views of each step holding an object (with ``simulate_holding``) shift it
-    within the hand by up to ``grasp_offset`` metres along the jaw (module docstring).
+    within the hand by up to ``grasp_offset`` metres along the jaw (module docstring). ``release_views``: views of
+    a release step around the release pose itself (module docstring).
 
     ``env`` must be made with the dataset's env id and options (checked by replaying: every
     recorded depth image must be reproduced exactly). ``n = 0`` gives the plain expert samples.
@@ -177,13 +184,16 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
                 # expert moves on (it then hovers at the start or never lifts what it grasped); the expert's
                 # next pose from there is s_{t+1}, so these views are labelled towards it after the step
                 towards_next = not np.any(_delta_of(a_prev))
+                # a release: views around s_t itself, below it too (labelled back to s_t, open)
+                centre = (np.zeros(4) if release_views and is_holding and action[ACTION_INDEX["p"]][0] > 0
+                          else -_delta_of(a_prev))
                 start = time.perf_counter()
                 # only what simulate can carry is shifted (a drawer's handle is not): no draw, so such tasks'
                 # samples are the same with and without offsets
                 shifted = grasp_offset_n if u.can_carry(held) else 0
                 hand_yaw = u.robot.ee_pose()[1] if shifted else 0.0  # the real hand: once per step
                 for k in range(n):
-                    delta = np.clip(rng.normal(-_delta_of(a_prev), sigma * scale), -scale, scale)
+                    delta = np.clip(rng.normal(centre, sigma * scale), -scale, scale)
                     offset = None
                     if k >= n - shifted:  # along the virtual hand's jaw
                         jaw = hand_yaw + float(delta[3]) * u.options.drot
@@ -215,7 +225,7 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
                                  np.full(len(views_a), sim_weight, np.float32)))
             counts["simulated"] += len(views_a)
     stats = {**counts, "n": n, "sigma": sigma, "sim_weight": sim_weight, "reach": reach, "simulate_holding": simulate_holding,
-             "grasp_offset_n": grasp_offset_n, "grasp_offset": grasp_offset,
+             "grasp_offset_n": grasp_offset_n, "grasp_offset": grasp_offset, "release_views": release_views,
              "episodes": len(episodes),
              "simulate_ms_per_call": 1000 * sim_seconds / max(counts["simulate_calls"], 1)}
     return Samples.concatenate(parts, stats)

@@ -204,9 +204,9 @@ def cmd_train_bc(args: argparse.Namespace) -> int:
 
 
 _BC_FLAGS = ("env", "dataset", "demos", "seed", "policy", "group", "simulate_n", "sigma", "sim_weight", "sim_reach",
-             "grasp_offset_n", "grasp_offset", "steps", "batch_size", "learning_rate", "lr_schedule", "weight_decay",
-             "n_hidden", "eval_every", "eval_episodes", "max_episode_steps", "periodic_eval_episodes", "select_best",
-             "checkpoint_every", "device", "precision")
+             "grasp_offset_n", "grasp_offset", "release_views", "steps", "batch_size", "learning_rate", "lr_schedule",
+             "weight_decay", "n_hidden", "eval_every", "eval_episodes", "max_episode_steps", "periodic_eval_episodes",
+             "select_best", "checkpoint_every", "device", "precision")
 
 
 def _load_any_run(run: Path, device: str) -> tuple[Any, Any]:
@@ -350,6 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "grasps off-centre has never seen its view; labels keep the object on the demo's path")
         t.add_argument("--grasp-offset", dest="grasp_offset", type=float,
                        help="largest in-hand shift of those views in metres (0.02)")
+        t.add_argument("--release-views", dest="release_views", action="store_true", default=None,
+                       help="draw the simulated views of a release step around the release pose itself, below it too, "
+                            "labelled 'open' (our extension; SEIL's lie around the previous pose, above it): a policy "
+                            "that comes down a little too far still lets go")
         t.add_argument("--no-rotate", action="store_true", help="no random rotation of training batches")
         t.add_argument("--free-space-only", action="store_true",
                        help="simulate transitions only while nothing is held (the SEIL paper's setting); by default "

@@ -68,7 +68,21 @@ METHODS = {"SEIL": {"policy": "equi", "simulate_n": 4}, "Equi BC": {"policy": "e
                                               "select_best": True},
            # offsets with SEIL's own observation (0.6 m at 128 px): the other cube in sight at finer pixels
            "SEIL grasp offsets 128 px 0.6 m view": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2,
-                                                    "env_options": {"view_size": 0.6, "image_size": 128}}}
+                                                    "env_options": {"view_size": 0.6, "image_size": 128}},
+           # ours: the default's 0.4 m view plus SEIL's 0.6 m one as a second depth channel (`context_view`): fine
+           # pixels for the grasp and the other cube always in sight (far layouts lose it at 0.4 m)
+           "SEIL grasp offsets context view": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2,
+                                               "env_options": {"context_view": 0.6}},
+           # BlockStacking only: the expert lets go wherever the cubes' centres line up, at any relative yaw (task
+           # option stack_yaw=any), instead of first turning the held cube to within 4° of the lower one's faces
+           "SEIL grasp offsets any yaw": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2,
+                                          "env_options": {"stack_yaw": "any"}},
+           # both: the context channel removes the release look-alike of far layouts, any yaw the hover of a turned cube
+           "SEIL grasp offsets context view any yaw": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2,
+                                                       "env_options": {"context_view": 0.6, "stack_yaw": "any"}},
+           # ours: the views of a release step around the release pose, below it too, labelled open (`--release-views`)
+           "SEIL grasp offsets release views": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2,
+                                                "release_views": True}}
 PERIODIC_EPISODES = 50  # episodes of each evaluation during training, as in SEIL's code
 DEFAULT_METHODS = ("SEIL", "Equi BC", "CNN BC", "CNN BC + TS")
 # SEIL paper (REFERENCES §4): success % at 1 / 5 / 10 demos

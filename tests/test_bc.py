@@ -200,6 +200,7 @@ def test_failure_report_replays_the_evaluation_beside_the_expert(tmp_path, datas
     assert r.returncode == 0, r.stderr
     assert "episode 0 (seed 2000000): failed after" in r.stdout and "expert [" in r.stdout
     assert r.stdout.strip().endswith("1 of 1 episodes failed")
+    assert "failure modes: never grasped 1, grasp-and-release loop 0, still holding 0, let go elsewhere 0" in r.stdout
     assert "grasps" in r.stdout and "bodies (x, y, z) at the end: block" in r.stdout
     r = subprocess.run([sys.executable, str(script), str(run), "--episodes", "1", "--brief"], capture_output=True,
                        text=True, timeout=300)

@@ -1,4 +1,5 @@
-"""BlockStacking's task option ``approach``: where the expert starts to descend."""
+"""BlockStacking's task options ``approach`` (where the expert starts to descend) and ``stack_yaw``
+(whether it turns the held cube to the lower one's faces before letting go)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,31 @@ def test_overhead_expert_descends_only_above_a_cube(make_env):
         assert n_overhead == 0
 
 
+def relative_yaw_deg(env) -> float:
+    """How far the two cubes' faces are turned from each other (0-45°)."""
+    u = env.unwrapped
+    d = (u.body_xy_yaw("block_red")[2] - u.body_xy_yaw("block_blue")[2]) % (np.pi / 2)
+    return float(np.degrees(min(d, np.pi / 2 - d)))
+
+
+def test_any_yaw_expert_stacks_without_turning_the_cube(make_env):
+    aligned = make_env(ENV_ID, dpos=0.02, image_size=32, max_episode_steps=100)
+    anyyaw = make_env(ENV_ID, dpos=0.02, image_size=32, max_episode_steps=100, stack_yaw="any")
+    turned = []
+    for seed in range(4):
+        for env in (aligned, anyyaw):
+            env.reset(seed=seed)
+            u = env.unwrapped
+            for _ in range(100):
+                _, _, terminated, truncated, info = env.step(u.expert_action())
+                if terminated or truncated:
+                    break
+            assert info["is_success"], (seed, u.task_config["stack_yaw"])
+        assert relative_yaw_deg(aligned) < 4.0
+        turned.append(relative_yaw_deg(anyyaw))
+    assert max(turned) > 10.0  # stacked as grasped: the faces stay turned (so this check can fail)
+
+
 def test_approach_is_recorded_and_checked(make_env):
     from equimanip.dataset import resolve_env
 
@@ -49,3 +75,6 @@ def test_approach_is_recorded_and_checked(make_env):
         make_env(ENV_ID, approach="sideways")
     with pytest.raises(ValueError, match="unknown option"):
         make_env("equimanip/BlockInBowl-v0", approach="overhead")  # a BlockStacking option only
+    assert resolve_env(ENV_ID)[2]["stack_yaw"] == "aligned"
+    with pytest.raises(ValueError, match="unknown stack_yaw 'square'.*accepted: aligned, any"):
+        make_env(ENV_ID, stack_yaw="square")

@@ -420,3 +420,27 @@ def test_replay_gives_held_steps_off_centre_grasps(make_env):
         replay_samples(env, data, n=2, simulate_holding=True, grasp_offset_n=3)
     with pytest.raises(ValueError, match="simulate_holding"):
         replay_samples(env, data, n=4, grasp_offset_n=2)
+
+
+def test_release_views_see_the_release_point_from_below_too(make_env):
+    """``release_views``: the views of the release step (the only held step whose label opens) lie around the
+    release pose, so more of them are below it, labelled open and up; every other sample is the same."""
+    env = make_env("equimanip/BlockStacking-v0", **OPTS)
+    data = _Episodes(env, [0, 1, 2])
+    counts = {}
+    for release_views in (False, True):
+        s = replay_samples(env, data, n=8, sigma=0.4, seed=0, simulate_holding=True, release_views=release_views)
+        opening = s.simulated & (s.holding[:, 0] > 0) & (s.action[:, 0] > 0)
+        assert opening.sum() > 0
+        counts[release_views] = int((opening & (s.action[:, ACTION_INDEX["dz"]][:, 0] > 0)).sum())
+        assert s.stats["release_views"] is release_views
+        if not release_views:
+            plain = s
+    assert counts[True] >= counts[False] + 5, counts
+    # the releases' views aside, the samples are those of the plain replay (the same random draws)
+    def others(x):
+        keep = ~(x.simulated & (x.holding[:, 0] > 0) & (x.action[:, 0] > 0))
+        return x.action[keep], x.depth[keep]
+
+    for a, b in zip(others(plain), others(s)):
+        np.testing.assert_array_equal(a, b)
