@@ -84,6 +84,8 @@ class BCConfig:
         release_views: views of a release step drawn around the release pose itself, below it too, labelled
             "open" (our extension; SEIL's views lie around the previous pose, above it): a policy that comes down
             a little too far then still lets go (:mod:`equimanip.agents.transition_sim`).
+        switch_weight: the steps where the expert's gripper command changes (grasps, releases), their expert
+            sample and their simulated views, drawn that many times as often (1: as SEIL; our extension).
         rotate: random rotations of every batch (SEIL's rotated copies).
         steps, batch_size, learning_rate: optimisation (Adam, MSE on tanh outputs).
         lr_schedule: ``cosine`` (decay to 0 over ``steps``: the last steps settle on the rare
@@ -125,6 +127,7 @@ class BCConfig:
     grasp_offset_n: int | None = None
     grasp_offset: float = 0.02
     release_views: bool = False
+    switch_weight: float = 1.0
     rotate: bool = True
     steps: int = 1000
     batch_size: int = 64
@@ -174,6 +177,9 @@ class BCConfig:
             raise ValueError(f"sigma must be a positive number, got {self.sigma!r}")
         if not (math.isfinite(self.sim_weight) and self.sim_weight > 0):
             raise ValueError(f"sim_weight must be a positive number, got {self.sim_weight!r}")
+        if not (math.isfinite(self.switch_weight) and self.switch_weight >= 1):
+            raise ValueError(f"switch_weight must be a number >= 1 (1: grasps and releases weigh like any step), "
+                             f"got {self.switch_weight!r}")
         if not (math.isfinite(self.sim_reach) and self.sim_reach >= 1):
             raise ValueError(f"sim_reach must be a number of steps >= 1 (1: SEIL's one-step corrections), "
                              f"got {self.sim_reach!r}")
@@ -328,7 +334,7 @@ def build_samples(config: BCConfig, data: Any, progress: bool = False) -> Any:
                               seed=config.seed, progress=progress, simulate_holding=config.simulate_holding,
                               sim_weight=config.sim_weight, reach=config.sim_reach,
                               grasp_offset_n=config.grasp_offset_n, grasp_offset=config.grasp_offset,
-                              release_views=config.release_views)
+                              release_views=config.release_views, switch_weight=config.switch_weight)
     finally:
         env.close()
 

@@ -118,7 +118,7 @@ def _keep(u: Any, view: Any, offset: np.ndarray | None, gripper: float, clip: bo
 def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n: int = 4, sigma: float = 0.4,
                    seed: int = 0, progress: bool = False, simulate_holding: bool = False,
                    sim_weight: float = 1.0, reach: float = 1.0, grasp_offset_n: int = 0,
-                   grasp_offset: float = 0.02, release_views: bool = False) -> Samples:
+                   grasp_offset: float = 0.02, release_views: bool = False, switch_weight: float = 1.0) -> Samples:
     """Expert samples of ``dataset`` plus ``n`` simulated corrective samples per free-space step
     (and per step holding an object, carried with the virtual gripper, when ``simulate_holding``).
 
@@ -128,13 +128,17 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
     ``reach``: largest planar perturbation in steps per axis (1: SEIL); beyond one step, labels are clipped steps.
     ``grasp_offset_n`` of the ``n`` views of each step holding an object (with ``simulate_holding``) shift it
     within the hand by up to ``grasp_offset`` metres along the jaw (module docstring). ``release_views``: views of
-    a release step around the release pose itself (module docstring).
+    a release step around the release pose itself (module docstring). ``switch_weight``: the steps where the
+    expert's gripper command changes (a grasp, a release), their expert sample and their views, are drawn
+    that many times as often: one such step per grasp against dozens that keep the command.
 
     ``env`` must be made with the dataset's env id and options (checked by replaying: every
     recorded depth image must be reproduced exactly). ``n = 0`` gives the plain expert samples.
     """
     from tqdm import tqdm
 
+    if not switch_weight >= 1:
+        raise ValueError(f"switch_weight must be a number >= 1 (1: no extra weight), got {switch_weight!r}")
     if n < 0 or sigma <= 0 or not sim_weight > 0 or not reach >= 1:
         raise ValueError(f"transition simulation needs n >= 0, sigma > 0, sim_weight > 0 and reach >= 1, got n={n}, "
                          f"sigma={sigma}, sim_weight={sim_weight}, reach={reach}")
@@ -148,7 +152,7 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
     rng = np.random.default_rng(seed)
     parts: list[Samples] = []
     counts = {"expert": 0, "simulate_calls": 0, "simulated": 0, "rejected_invalid": 0, "rejected_far": 0, "holding_steps": 0,
-              "rewinds": 0, "grasp_offsets": 0}
+              "rewinds": 0, "grasp_offsets": 0, "switch_steps": 0}
     sim_seconds = 0.0
     episodes = list(range(dataset.num_episodes)) if episodes is None else episodes
     for i in tqdm(episodes, desc="transition simulation" if n else "loading demos", unit="demo", disable=not progress):
@@ -160,10 +164,15 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
         parts.append(Samples(depth.astype(np.float32), holding.astype(np.float32), actions.astype(np.float32),
                              np.zeros(len(actions), bool), weight))
         counts["expert"] += len(actions)
+        grip = np.sign(actions[:, ACTION_INDEX["p"]][:, 0])
+        switch = np.r_[False, grip[1:] != grip[:-1]]  # the steps where the command changes: a grasp, a release
+        counts["switch_steps"] += int(switch.sum())
         if n == 0:
+            weight[switch] *= switch_weight
             continue
         obs, _ = env.reset(seed=int(ep["seed"]))
         kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (depth, holding, label)
+        kept_step: list[int] = []  # the step each kept view belongs to
         for t, action in enumerate(actions):
             if not np.array_equal(obs["depth"], depth[t]):
                 raise ValueError(f"episode {i} of the dataset does not replay in {u.env_id} with these options (frame {t} "
@@ -217,16 +226,18 @@ def replay_samples(env: Any, dataset: Any, episodes: list[int] | None = None, n:
             obs, _, terminated, truncated, _ = env.step(action)
             for view, offset in pending:  # the commanded pose is now s_{t+1}; a_t's gripper command
                 weight[t] -= sim_weight * _keep(u, view, offset, float(action[ACTION_INDEX["p"]][0]), clip, kept, counts)
+            kept_step += [t] * (len(kept) - len(kept_step))
             if (terminated or truncated) and t + 1 < len(actions):
                 raise ValueError(f"episode {i} of the dataset ends early on replay (step {t}): it does not replay in this env")
+        weight[switch] *= switch_weight  # the step's whole mass: its expert sample here, its views below
         if kept:
             views_d, views_h, views_a = (np.stack(x).astype(np.float32) for x in zip(*kept))
-            parts.append(Samples(views_d, views_h, views_a, np.ones(len(views_a), bool),
-                                 np.full(len(views_a), sim_weight, np.float32)))
+            view_weight = np.where(switch[kept_step], sim_weight * switch_weight, sim_weight).astype(np.float32)
+            parts.append(Samples(views_d, views_h, views_a, np.ones(len(views_a), bool), view_weight))
             counts["simulated"] += len(views_a)
     stats = {**counts, "n": n, "sigma": sigma, "sim_weight": sim_weight, "reach": reach, "simulate_holding": simulate_holding,
              "grasp_offset_n": grasp_offset_n, "grasp_offset": grasp_offset, "release_views": release_views,
-             "episodes": len(episodes),
+             "switch_weight": switch_weight, "episodes": len(episodes),
              "simulate_ms_per_call": 1000 * sim_seconds / max(counts["simulate_calls"], 1)}
     return Samples.concatenate(parts, stats)
 

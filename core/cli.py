@@ -204,9 +204,9 @@ def cmd_train_bc(args: argparse.Namespace) -> int:
 
 
 _BC_FLAGS = ("env", "dataset", "demos", "seed", "policy", "group", "simulate_n", "sigma", "sim_weight", "sim_reach",
-             "grasp_offset_n", "grasp_offset", "release_views", "steps", "batch_size", "learning_rate", "lr_schedule",
-             "weight_decay", "n_hidden", "eval_every", "eval_episodes", "max_episode_steps", "periodic_eval_episodes",
-             "select_best", "checkpoint_every", "device", "precision")
+             "grasp_offset_n", "grasp_offset", "release_views", "switch_weight", "steps", "batch_size", "learning_rate",
+             "lr_schedule", "weight_decay", "n_hidden", "eval_every", "eval_episodes", "max_episode_steps",
+             "periodic_eval_episodes", "select_best", "checkpoint_every", "device", "precision")
 
 
 def _load_any_run(run: Path, device: str) -> tuple[Any, Any]:
@@ -354,6 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="draw the simulated views of a release step around the release pose itself, below it too, "
                             "labelled 'open' (our extension; SEIL's lie around the previous pose, above it): a policy "
                             "that comes down a little too far still lets go")
+        t.add_argument("--switch-weight", dest="switch_weight", type=float,
+                       help="draw the steps where the expert's gripper command changes (grasps, releases), their expert "
+                            "sample and simulated views, W times as often (1, SEIL's; our extension): one such step per "
+                            "grasp against dozens that keep the command")
         t.add_argument("--no-rotate", action="store_true", help="no random rotation of training batches")
         t.add_argument("--free-space-only", action="store_true",
                        help="simulate transitions only while nothing is held (the SEIL paper's setting); by default "

@@ -82,7 +82,9 @@ METHODS = {"SEIL": {"policy": "equi", "simulate_n": 4}, "Equi BC": {"policy": "e
                                                        "env_options": {"context_view": 0.6, "stack_yaw": "any"}},
            # ours: the views of a release step around the release pose, below it too, labelled open (`--release-views`)
            "SEIL grasp offsets release views": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2,
-                                                "release_views": True}}
+                                                "release_views": True},
+           # ours: grasps and releases (the steps where the gripper command changes) drawn 4 times as often
+           "SEIL grasp offsets switch x4": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2, "switch_weight": 4.0}}
 PERIODIC_EPISODES = 50  # episodes of each evaluation during training, as in SEIL's code
 DEFAULT_METHODS = ("SEIL", "Equi BC", "CNN BC", "CNN BC + TS")
 # SEIL paper (REFERENCES §4): success % at 1 / 5 / 10 demos

@@ -270,6 +270,8 @@ def test_bad_input(tmp_path, dataset):
     for bad in ("0.5", "nan"):
         with pytest.raises(ValueError, match="sim_reach must be a number of steps >= 1"):
             _small(dataset=str(dataset), sim_reach=float(bad)).validate()
+    r = _cli("train", "seil", "--dataset", str(dataset), "--switch-weight", "0.5", "--out", str(run))
+    assert r.returncode == 2 and "switch_weight must be a number >= 1" in r.stderr
     r = _cli("train", "seil", "--dataset", str(dataset), "--grasp-offset-n", "5", "--out", str(run))
     assert r.returncode == 2 and "grasp_offset_n <= simulate_n" in r.stderr  # 4 views per step, 5 shifted
     r = _cli("train", "seil", "--dataset", str(dataset), "--grasp-offset-n", "2", "--free-space-only", "--out", str(run))

@@ -444,3 +444,23 @@ def test_release_views_see_the_release_point_from_below_too(make_env):
 
     for a, b in zip(others(plain), others(s)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_switch_weight_draws_grasps_and_releases_more_often(make_env):
+    env = make_env("equimanip/BlockInBowl-v0", **OPTS)
+    data = _Episodes(env, [11, 12])
+    plain = replay_samples(env, data, n=3, sigma=0.4, seed=0, simulate_holding=True)
+    heavy = replay_samples(env, data, n=3, sigma=0.4, seed=0, simulate_holding=True, switch_weight=4.0)
+    assert heavy.stats["switch_steps"] == 4  # a grasp and a release per demo
+    np.testing.assert_array_equal(heavy.action, plain.action)  # the same samples, weighted differently
+    ratio = heavy.weight / plain.weight
+    assert set(np.round(ratio, 6)) == {1.0, 4.0}
+    # each switch step's whole mass (1 + n) is drawn 4 times as often
+    assert heavy.weight.sum() == pytest.approx(plain.weight.sum() + 3 * 4 * 4)
+    switched = (ratio == 4.0) & ~heavy.simulated
+    grip = heavy.action[switched][:, ACTION_INDEX["p"]][:, 0]
+    assert sorted(grip) == [-1.0, -1.0, 1.0, 1.0]  # the grasps close, the releases open
+    expert = replay_samples(env, data, n=0, switch_weight=2.0)
+    assert expert.weight.sum() == pytest.approx(len(expert) + 4)
+    with pytest.raises(ValueError, match="switch_weight must be a number >= 1"):
+        replay_samples(env, data, n=0, switch_weight=0.5)
