@@ -92,6 +92,9 @@ class BCConfig:
             samples, e.g. the release over the bowl, instead of jumping around them) or ``constant``.
         weight_decay: Adam's L2 penalty on the weights (0; SEIL's released code uses 1e-5 with a constant rate).
         n_hidden: width of the networks (regular fields of the equivariant encoder).
+        ensemble: networks trained side by side on the same batches from different initial weights; the
+            policy acts on the mean of their outputs (1: one network; our extension: one run that never learns
+            to let go is outvoted). Costs ``ensemble`` times the training time.
         eval_every: gradient steps between evaluations (0: only at the end).
         eval_episodes: evaluation episodes (seeds ``2_000_000 + 1000·seed`` …).
         periodic_eval_episodes: episodes of the evaluations during training (0: ``eval_episodes``); the
@@ -135,6 +138,7 @@ class BCConfig:
     lr_schedule: str = "cosine"
     weight_decay: float = 0.0
     n_hidden: int = 32
+    ensemble: int = 1
     eval_every: int = 0
     eval_episodes: int = 50
     periodic_eval_episodes: int = 0
@@ -164,7 +168,7 @@ class BCConfig:
         self.group = group.name
         if self.env and self.policy == "equi":
             task_class(self.env).symmetry.check_subgroup(group)
-        for name in ("demos", "steps", "batch_size", "eval_episodes", "checkpoint_every", "n_hidden"):
+        for name in ("demos", "steps", "batch_size", "eval_episodes", "checkpoint_every", "n_hidden", "ensemble"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         for name in ("simulate_n", "eval_every", "video_episodes", "max_episode_steps", "periodic_eval_episodes",
@@ -229,14 +233,34 @@ def depth_channels(env_options: dict[str, Any]) -> int:
     return 2 if float(env_options.get("context_view") or 0.0) else 1
 
 
+class BCEnsemble(torch.nn.Module):
+    """Networks of one run trained side by side: ``forward`` is the mean of their outputs (an ensemble of
+    equivariant networks is equivariant), :meth:`members_forward` each one's, stacked, for their losses."""
+
+    def __init__(self, members: list[torch.nn.Module]):
+        super().__init__()
+        self.members = torch.nn.ModuleList(members)
+
+    def members_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(x) for m in self.members])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.members_forward(x).mean(dim=0)
+
+
 def make_network(config: BCConfig, image_size: int) -> torch.nn.Module:
-    """The run's network: its depth channels (:func:`depth_channels` of its env options) and the holding flag in."""
+    """The run's network (a :class:`BCEnsemble` of ``config.ensemble`` of them when more than one): its depth
+    channels (:func:`depth_channels` of its env options) and the holding flag in."""
     from equimanip.policies import CNNBCHead, EquivariantBCHead
 
     channels = depth_channels(config.env_options) + 1
-    if config.policy == "equi":
-        return EquivariantBCHead(config.group, in_channels=channels, image_size=image_size, n_hidden=config.n_hidden)
-    return CNNBCHead(in_channels=channels, image_size=image_size, features=3 * config.n_hidden)
+
+    def one() -> torch.nn.Module:
+        if config.policy == "equi":
+            return EquivariantBCHead(config.group, in_channels=channels, image_size=image_size, n_hidden=config.n_hidden)
+        return CNNBCHead(in_channels=channels, image_size=image_size, features=3 * config.n_hidden)
+
+    return one() if config.ensemble == 1 else BCEnsemble([one() for _ in range(config.ensemble)])
 
 
 def stack_inputs(depth: torch.Tensor, holding: torch.Tensor) -> torch.Tensor:
@@ -269,6 +293,12 @@ def rotate_batch(images: torch.Tensor, actions: torch.Tensor, angles: torch.Tens
     return rotated, out
 
 
+def _exported(net: torch.nn.Module, equivariant: type, export: Any) -> torch.nn.Module:
+    if isinstance(net, BCEnsemble):
+        return BCEnsemble([_exported(m, equivariant, export) for m in net.members])
+    return export(net) if isinstance(net, equivariant) else net
+
+
 class BCPolicy:
     """A trained BC/SEIL network as a policy: ``predict(obs) -> (action, None)`` like SB3 models."""
 
@@ -278,7 +308,7 @@ class BCPolicy:
         self.device = torch.device(device)
         net = net.to(self.device).eval()
         # plain torch convolutions with the expanded filters: same outputs, faster inference
-        self.net = export(net) if isinstance(net, EquivariantBCHead) else net
+        self.net = _exported(net, EquivariantBCHead, export)
         self.net.eval()
         # depth channels the network reads (its first convolution's inputs less the holding flag)
         self.depth_channels = next(m.in_channels for m in self.net.modules() if isinstance(m, torch.nn.Conv2d)) - 1
@@ -461,8 +491,9 @@ def train(config: BCConfig, run: Path, resume: bool = False, progress: bool = Tr
             for group in opt.param_groups:
                 group["lr"] = config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * step / config.steps))
         with autocast(device, precision):
-            out = net(images)
-        loss = F.mse_loss(torch.tanh(out.float()), target)
+            # every member's own loss (the mean of their losses: each member's gradient is its own, scaled)
+            out = net.members_forward(images) if isinstance(net, BCEnsemble) else net(images)
+        loss = F.mse_loss(torch.tanh(out.float()), target.expand_as(out))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -545,5 +576,5 @@ def load_run(run: Path, device: str = "auto") -> tuple[BCPolicy, BCConfig]:
     return BCPolicy(net, resolve_device(device)), config
 
 
-__all__ = ["BCConfig", "BCPolicy", "train", "load_run", "first_eval_seed", "first_validation_seed", "rotate_batch",
+__all__ = ["BCConfig", "BCPolicy", "BCEnsemble", "train", "load_run", "first_eval_seed", "first_validation_seed", "rotate_batch",
            "stack_inputs", "make_network", "build_samples"]

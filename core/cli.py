@@ -205,7 +205,7 @@ def cmd_train_bc(args: argparse.Namespace) -> int:
 
 _BC_FLAGS = ("env", "dataset", "demos", "seed", "policy", "group", "simulate_n", "sigma", "sim_weight", "sim_reach",
              "grasp_offset_n", "grasp_offset", "release_views", "switch_weight", "steps", "batch_size", "learning_rate",
-             "lr_schedule", "weight_decay", "n_hidden", "eval_every", "eval_episodes", "max_episode_steps",
+             "lr_schedule", "weight_decay", "n_hidden", "ensemble", "eval_every", "eval_episodes", "max_episode_steps",
              "periodic_eval_episodes", "select_best", "checkpoint_every", "device", "precision")
 
 
@@ -370,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--weight-decay", dest="weight_decay", type=float,
                        help="Adam's L2 weight decay (default 0; SEIL's released code: 1e-5 with a constant rate)")
         t.add_argument("--n-hidden", dest="n_hidden", type=int, help="network width: regular fields of the encoder (32)")
+        t.add_argument("--ensemble", dest="ensemble", type=int,
+                       help="networks trained side by side on the same batches from different initial weights, the "
+                            "policy acting on the mean of their outputs (1; our extension); K times the training time")
         t.add_argument("--eval-every", dest="eval_every", type=int, help="steps between evaluations (0: at the end only)")
         t.add_argument("--eval-episodes", dest="eval_episodes", type=int, help="evaluation episodes (50)")
         t.add_argument("--periodic-eval-episodes", dest="periodic_eval_episodes", type=int,

@@ -84,7 +84,9 @@ METHODS = {"SEIL": {"policy": "equi", "simulate_n": 4}, "Equi BC": {"policy": "e
            "SEIL grasp offsets release views": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2,
                                                 "release_views": True},
            # ours: grasps and releases (the steps where the gripper command changes) drawn 4 times as often
-           "SEIL grasp offsets switch x4": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2, "switch_weight": 4.0}}
+           "SEIL grasp offsets switch x4": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2, "switch_weight": 4.0},
+           # ours: three networks trained side by side, acting on their mean output (`--ensemble 3`)
+           "SEIL grasp offsets ensemble 3": {"policy": "equi", "simulate_n": 4, "grasp_offset_n": 2, "ensemble": 3}}
 PERIODIC_EPISODES = 50  # episodes of each evaluation during training, as in SEIL's code
 DEFAULT_METHODS = ("SEIL", "Equi BC", "CNN BC", "CNN BC + TS")
 # SEIL paper (REFERENCES §4): success % at 1 / 5 / 10 demos

@@ -191,6 +191,41 @@ def test_a_context_view_run_trains_and_loads_with_both_depth_channels(tmp_path):
         policy.predict({"depth": torch.zeros(1, 32, 32).numpy(), "holding": torch.zeros(1).numpy()})
 
 
+def test_an_ensemble_trains_its_members_apart_and_acts_on_their_mean(tmp_path, dataset):
+    import math
+
+    from equimanip.agents.bc import BCEnsemble, BCPolicy, rotate_batch
+
+    run = tmp_path / "run"
+    summary = train(_small(dataset=str(dataset), ensemble=2, steps=3), run, progress=False)
+    assert summary["config"]["ensemble"] == 2
+    policy, _ = load_run(run, device="cpu")
+    net = policy.net
+    assert isinstance(net, BCEnsemble) and len(net.members) == 2
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 2, 32, 32, generator=gen)
+    with torch.no_grad():
+        a, b = (m(x) for m in net.members)
+        assert not torch.allclose(a, b)  # different initial weights
+        torch.testing.assert_close(net(x), (a + b) / 2)
+        # exported members act as the trained escnn ones, and the mean is still equivariant (90° turns)
+        state = torch.load(run / "model.pt", weights_only=False)["model"]
+        from equimanip.agents.bc import make_network
+
+        raw = make_network(BCConfig.from_json(run / "config.json"), 32)
+        raw.load_state_dict(state)
+        raw.eval()
+        torch.testing.assert_close(raw(x), net(x), atol=1e-4, rtol=1e-4)
+        turned, _ = rotate_batch(x, torch.zeros(3, 5), torch.full((3,), math.pi / 2))
+        out, turned_out = torch.tanh(net(x)), torch.tanh(net(turned))
+        _, expected = rotate_batch(x, out, torch.full((3,), math.pi / 2))
+        torch.testing.assert_close(turned_out, expected, atol=1e-4, rtol=1e-4)
+    obs = {"depth": x[0, :1].numpy(), "holding": x[0, 1, :1, 0].numpy()}
+    assert BCPolicy(raw).predict(obs)[0].shape == (5,)
+    with pytest.raises(ValueError, match="ensemble must be a positive integer"):
+        _small(dataset=str(dataset), ensemble=0).validate()
+
+
 def test_failure_report_replays_the_evaluation_beside_the_expert(tmp_path, dataset):
     run = tmp_path / "run"
     train(_small(dataset=str(dataset), policy="cnn", steps=2), run, progress=False)  # 2 steps: it fails
