@@ -229,8 +229,10 @@ class BCConfig:
 # ------------------------------------------------------------------------------------------------
 # Networks and the policy wrapper
 def depth_channels(env_options: dict[str, Any]) -> int:
-    """Channels of the depth observation an env with these options gives: 2 with a ``context_view``, else 1."""
-    return 2 if float(env_options.get("context_view") or 0.0) else 1
+    """Channels of the depth observation an env with these options gives (the env's own rule)."""
+    from equimanip.envs.tabletop import depth_channels as env_depth_channels
+
+    return env_depth_channels(env_options.get("context_view"))
 
 
 class BCEnsemble(torch.nn.Module):
@@ -293,22 +295,23 @@ def rotate_batch(images: torch.Tensor, actions: torch.Tensor, angles: torch.Tens
     return rotated, out
 
 
-def _exported(net: torch.nn.Module, equivariant: type, export: Any) -> torch.nn.Module:
+def _exported(net: torch.nn.Module) -> torch.nn.Module:
+    """Plain torch convolutions with the expanded filters for escnn networks (an ensemble's members too)."""
+    from equimanip.policies import EquivariantBCHead, export
+
     if isinstance(net, BCEnsemble):
-        return BCEnsemble([_exported(m, equivariant, export) for m in net.members])
-    return export(net) if isinstance(net, equivariant) else net
+        return BCEnsemble([_exported(m) for m in net.members])
+    return export(net) if isinstance(net, EquivariantBCHead) else net
 
 
 class BCPolicy:
     """A trained BC/SEIL network as a policy: ``predict(obs) -> (action, None)`` like SB3 models."""
 
     def __init__(self, net: torch.nn.Module, device: torch.device | str = "cpu"):
-        from equimanip.policies import EquivariantBCHead, export
-
         self.device = torch.device(device)
         net = net.to(self.device).eval()
         # plain torch convolutions with the expanded filters: same outputs, faster inference
-        self.net = _exported(net, EquivariantBCHead, export)
+        self.net = _exported(net)
         self.net.eval()
         # depth channels the network reads (its first convolution's inputs less the holding flag)
         self.depth_channels = next(m.in_channels for m in self.net.modules() if isinstance(m, torch.nn.Conv2d)) - 1

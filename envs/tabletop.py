@@ -48,6 +48,11 @@ class Workspace:
         return np.array([self.centre[0] + self.size / 2, self.centre[1] + self.size / 2, self.z_max])
 
 
+def depth_channels(context_view: float | None) -> int:
+    """Channels of the depth observation of an env with this ``context_view`` option: 2 with one, else 1."""
+    return 2 if float(context_view or 0.0) else 1
+
+
 @dataclass(frozen=True)
 class EnvOptions:
     """Options every task accepts (``gym.make(env_id, **options)``).
@@ -586,7 +591,7 @@ class TabletopEnv(gym.Env):
     @property
     def depth_channels(self) -> int:
         """Channels of the depth observation: 2 with a ``context_view``, else 1."""
-        return 2 if self.context_camera is not None else 1
+        return depth_channels(self.options.context_view)
 
     def _stack_context(self, depth: np.ndarray, pos: np.ndarray, yaw: float, width: float) -> np.ndarray:
         """The depth observation: ``depth`` (1×S×S) with the context view, rendered now, stacked under it."""
