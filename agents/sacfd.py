@@ -42,17 +42,34 @@ class SACfD(SAC):
     Args:
         bc_weight: weight of the behaviour-cloning step (MSE between the actor's deterministic
             action and the expert's) after each SAC update; 0 disables it.
+        precision: arithmetic of the updates: ``fp32``, ``bf16`` (mixed precision: weights, optimiser
+            state, losses and the action distribution stay fp32; convolutions and matrix products run
+            in bf16) or ``auto`` (bf16 where the hardware has bf16 matrix units, see
+            :func:`equimanip.policies.device.bf16_is_fast`). Acting and evaluation always run in fp32.
         All other arguments are SAC's.
     """
 
-    def __init__(self, *args: Any, bc_weight: float = 0.0, **kwargs: Any):
+    def __init__(self, *args: Any, bc_weight: float = 0.0, precision: str = "fp32", **kwargs: Any):
+        from equimanip.policies.device import PRECISIONS
+
         if not (isinstance(bc_weight, (int, float)) and bc_weight >= 0 and np.isfinite(bc_weight)):
             raise ValueError(f"bc_weight must be a non-negative number, got {bc_weight!r}")
+        if str(precision).strip().lower() not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; accepted: {', '.join(PRECISIONS)}")
         self.bc_weight = float(bc_weight)
+        self.precision = str(precision).strip().lower()
         self._demo_obs: dict[str, np.ndarray] | None = None
         self._demo_actions: np.ndarray | None = None
         super().__init__(*args, **kwargs)
         self._bc_rng = np.random.default_rng(self.seed)
+
+    @property
+    def resolved_precision(self) -> str:
+        """``fp32`` or ``bf16``: the precision the updates run in on this model's device."""
+        from equimanip.policies.device import resolve_precision
+
+        # models saved before the option existed trained in fp32
+        return resolve_precision(getattr(self, "precision", "fp32"), self.device)
 
     def add_demonstrations(self, env: gym.Env, episodes: int, seed: int = 10_000) -> dict[str, float]:
         """Roll out the expert in ``env`` (an env like the training one) and store its transitions."""
@@ -70,7 +87,13 @@ class SACfD(SAC):
         return stats
 
     def train(self, gradient_steps: int, batch_size: int = 64) -> None:
-        super().train(gradient_steps, batch_size)
+        from equimanip.policies.device import autocast
+
+        with autocast(self.device, self.resolved_precision):
+            super().train(gradient_steps, batch_size)
+            self._train_bc(gradient_steps, batch_size)
+
+    def _train_bc(self, gradient_steps: int, batch_size: int) -> None:
         if self.bc_weight <= 0 or self._demo_actions is None:
             return
         actor = self.policy.actor

@@ -64,7 +64,9 @@ class ImageActor(BasePolicy):
 
     def get_action_dist_params(self, obs: Any) -> tuple[torch.Tensor, torch.Tensor, dict]:
         mean, log_std = self.net(self.extract_features(obs, self.features_extractor))
-        return mean, log_std, {}
+        # fp32 from here on: under bf16 autocast the squashed Gaussian's log-probabilities (tanh
+        # correction with eps 1e-6) would lose their precision
+        return mean.float(), log_std.float(), {}
 
     def forward(self, obs: Any, deterministic: bool = False) -> torch.Tensor:
         mean, log_std, _ = self.get_action_dist_params(obs)
@@ -82,7 +84,13 @@ class ImageActor(BasePolicy):
 
 
 class ImageCritic(BaseModel):
-    """Twin Q around an image network ``(image, action) -> (q1, q2)``."""
+    """Twin Q around an image network ``(image, action) -> (q1, q2)``.
+
+    Called with actions that carry autograd (SAC's actor loss, where only ∂Q/∂a is used and the
+    critic's own gradients are discarded), the image encoder runs without autograd: the actor's
+    gradient is the same, and the encoder's backward pass, about a fifth of a SAC update, is skipped.
+    Q-values are returned in fp32 under bf16 autocast.
+    """
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Box, features_extractor: ImageObsExtractor,
                  net: torch.nn.Module):
@@ -91,7 +99,9 @@ class ImageCritic(BaseModel):
         self.share_features_extractor = False
 
     def forward(self, obs: Any, actions: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self.net(self.extract_features(obs, self.features_extractor), actions)
+        encoder_grad = not (actions.requires_grad and torch.is_grad_enabled())
+        q = self.net(self.extract_features(obs, self.features_extractor), actions, encoder_grad=encoder_grad)
+        return tuple(v.float() for v in q)
 
     def q1_forward(self, obs: Any, actions: torch.Tensor) -> torch.Tensor:
         return self(obs, actions)[0]

@@ -47,6 +47,8 @@ class RLConfig:
         checkpoint_every: env steps between checkpoints.
         buffer_size: replay capacity (0: just enough for the run, augmentation included).
         device: ``auto``, ``cpu`` or ``cuda``.
+        precision: arithmetic of the SAC updates: ``auto`` (bf16 mixed precision where the hardware has
+            bf16 matrix units, else fp32), ``fp32`` or ``bf16``; acting and evaluation run in fp32.
         video_episodes: evaluation episodes recorded in ``eval.mp4`` at the end.
     """
 
@@ -71,6 +73,7 @@ class RLConfig:
     checkpoint_every: int = 1000
     buffer_size: int = 0
     device: str = "auto"
+    precision: str = "auto"
     video_episodes: int = 2
 
     def validate(self) -> RLConfig:
@@ -93,6 +96,10 @@ class RLConfig:
         for name in ("demos", "augment_copies", "buffer_size", "video_episodes"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {getattr(self, name)!r}")
+        from equimanip.policies.device import PRECISIONS
+
+        if str(self.precision).strip().lower() not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; accepted: {', '.join(PRECISIONS)}")
         if self.algo == "sac" and self.demos:
             self.demos = 0  # plain SAC learns without demonstrations
         return self
@@ -184,7 +191,7 @@ def _build_model(config: RLConfig, env: Any, run: Path) -> Any:
         replay_buffer_class=SymmetricReplayBuffer,
         replay_buffer_kwargs={"group": config.group, "n_copies": config.augment_copies, "seed": config.seed},
         policy_kwargs={"network": config.policy, "group": config.group, "n_hidden": config.n_hidden},
-        bc_weight=config.bc_weight if config.algo == "sacfd" else 0.0,
+        bc_weight=config.bc_weight if config.algo == "sacfd" else 0.0, precision=config.precision,
         tensorboard_log=str(run / "tb"), seed=config.seed, device=resolve_device(config.device), verbose=0)
 
 
@@ -276,7 +283,8 @@ def train(config: RLConfig, run: Path, resume: bool = False, progress: bool = Tr
                      video_episodes=config.video_episodes)
     if rows:
         plot_curve(rows, run / "curve.png", f"{config.env} {config.algo}/{config.policy} {config.group} seed {config.seed}")
-    summary = {"config": dataclasses.asdict(config), "final_eval": final, "num_timesteps": int(model.num_timesteps)}
+    summary = {"config": dataclasses.asdict(config), "final_eval": final, "num_timesteps": int(model.num_timesteps),
+               "precision": model.resolved_precision}
     atomic_write_text(run / "summary.json", json.dumps(summary, indent=2))
     return summary
 

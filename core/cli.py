@@ -162,7 +162,7 @@ def cmd_train_rl(args: argparse.Namespace) -> int:
 
 
 _RL_FLAGS = ("env", "algo", "policy", "group", "steps", "demos", "seed", "device", "n_hidden", "augment_copies",
-             "bc_weight", "eval_every", "eval_episodes", "checkpoint_every", "batch_size", "learning_rate")
+             "bc_weight", "eval_every", "eval_episodes", "checkpoint_every", "batch_size", "learning_rate", "precision")
 
 
 def cmd_train_bc(args: argparse.Namespace) -> int:
@@ -312,6 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", dest="batch_size", type=int, help="SAC batch size (64)")
     t.add_argument("--learning-rate", dest="learning_rate", type=float, help="Adam learning rate (1e-3)")
     t.add_argument("--device", help="auto (CUDA when present), cpu or cuda (default auto)")
+    t.add_argument("--precision", choices=("auto", "fp32", "bf16"),
+                   help="arithmetic of the SAC updates: auto = bf16 mixed precision where the hardware has bf16 matrix "
+                        "units (Intel AMX or AVX-512 BF16 CPUs, Ampere+ GPUs), else fp32; acting and evaluation run in "
+                        "fp32 (default auto)")
     t.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory (must be new or empty unless --resume)")
     t.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last checkpoint")
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")

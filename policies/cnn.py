@@ -71,6 +71,9 @@ class CNNCritic(nn.Module):
             nn.Sequential(nn.Linear(features + ACTION_DIM, features), nn.ReLU(inplace=True), nn.Linear(features, 1))
             for _ in range(n_critics))
 
-    def forward(self, x: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        joint = torch.cat([self.encoder(x), action], dim=1)
+    def forward(self, x: torch.Tensor, action: torch.Tensor, encoder_grad: bool = True) -> tuple[torch.Tensor, ...]:
+        """``encoder_grad=False`` runs the image encoder without autograd (gradients reach the action only)."""
+        with torch.set_grad_enabled(encoder_grad and torch.is_grad_enabled()):
+            features = self.encoder(x)
+        joint = torch.cat([features, action], dim=1)
         return tuple(head(joint) for head in self.q_heads)

@@ -196,7 +196,9 @@ class EquivariantCritic(ModeIndependentState):
         self.joint_type = joint
         self._init_state_handling()
 
-    def forward(self, x: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        features = self.encoder(x).tensor
+    def forward(self, x: torch.Tensor, action: torch.Tensor, encoder_grad: bool = True) -> tuple[torch.Tensor, ...]:
+        """``encoder_grad=False`` runs the image encoder without autograd (gradients reach the action only)."""
+        with torch.set_grad_enabled(encoder_grad and torch.is_grad_enabled()):
+            features = self.encoder(x).tensor
         joint = enn.GeometricTensor(torch.cat([features, action[:, :, None, None]], dim=1), self.joint_type)
         return tuple(head(joint).tensor.flatten(1) for head in self.q_heads)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from gymnasium import spaces
 
 import equimanip
@@ -85,3 +86,32 @@ def test_bad_bc_weight():
     env = equimanip.make("BlockPicking-v0", image_size=32)
     with pytest.raises(ValueError, match="bc_weight"):
         SACfD(ImageSACPolicy, env, policy_kwargs={"n_hidden": 16}, bc_weight=-1.0, device="cpu")
+
+
+def test_bf16_updates_run_under_autocast_and_the_precision_survives_save_and_load(tmp_path):
+    env = equimanip.make("BlockPicking-v0", image_size=32)
+    dtypes: dict[str, set] = {}
+    for precision in ("fp32", "bf16"):
+        model = SACfD(ImageSACPolicy, env, policy_kwargs={"network": "cnn", "cnn_features": 16}, buffer_size=500,
+                      learning_starts=16, batch_size=8, precision=precision, seed=0, device="cpu")
+        seen: set = set()
+        model.policy.actor.net.encoder.net[0].register_forward_hook(lambda m, i, o, seen=seen: seen.add(o.dtype))
+        before = [p.detach().clone() for p in model.policy.critic.parameters()]
+        model.learn(40)
+        dtypes[precision] = seen
+        after = list(model.policy.critic.parameters())
+        assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in after)  # weights stay fp32
+        assert any(not torch.equal(a, b) for a, b in zip(before, after)), "no update happened"
+        assert np.isfinite(model.logger.name_to_value["train/critic_loss"])
+    assert dtypes["fp32"] == {torch.float32} and torch.bfloat16 in dtypes["bf16"]  # acting stays fp32, updates bf16
+    model.save(tmp_path / "model")
+    loaded = SACfD.load(tmp_path / "model", device="cpu")
+    assert loaded.precision == "bf16" and loaded.resolved_precision == "bf16"
+    obs, _ = env.reset(seed=0)
+    np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0])
+
+
+def test_bad_precision():
+    env = equimanip.make("BlockPicking-v0", image_size=32)
+    with pytest.raises(ValueError, match="accepted: auto, fp32, bf16"):
+        SACfD(ImageSACPolicy, env, policy_kwargs={"n_hidden": 16}, precision="fp16", device="cpu")

@@ -91,3 +91,33 @@ def test_gsde_is_rejected():
     env = equimanip.make("BlockPicking-v0", image_size=32)
     with pytest.raises(ValueError, match="gSDE"):
         SAC(ImageSACPolicy, env, policy_kwargs=SMALL, use_sde=True, device="cpu")
+
+
+@pytest.mark.parametrize("network", ["equi", "cnn"])
+def test_the_actor_gradient_is_unchanged_when_the_critic_encoder_skips_autograd(network):
+    torch.manual_seed(0)
+    policy = make_model(network, "C4").policy
+    obs = {"depth": torch.randn(4, 1, 32, 32), "holding": torch.tensor([[0.0], [1.0], [0.0], [1.0]])}
+    critic = policy.critic
+
+    def actor_grads(encoder_grad: bool | None) -> tuple[list[torch.Tensor], torch.Tensor]:
+        policy.actor.zero_grad(set_to_none=True)
+        critic.zero_grad(set_to_none=True)
+        actions = policy.actor(obs, deterministic=True)
+        if encoder_grad is None:  # the path SAC's actor loss takes
+            q = critic(obs, actions)
+        else:
+            q = critic.net(critic.extract_features(obs, critic.features_extractor), actions, encoder_grad=encoder_grad)
+        loss = -torch.min(torch.cat(q, dim=1), dim=1).values.mean()
+        loss.backward()
+        return [p.grad.clone() for p in policy.actor.parameters() if p.grad is not None], loss.detach()
+
+    skipped, loss_skipped = actor_grads(None)
+    assert all(p.grad is None for p in critic.net.encoder.parameters()), "the critic encoder's backward still ran"
+    full, loss_full = actor_grads(True)
+    assert len(skipped) == len(full) > 0 and torch.equal(loss_skipped, loss_full)
+    for a, b in zip(skipped, full):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-7)
+    replay_actions = torch.rand(4, 5) * 2 - 1  # the critic loss (actions without autograd) trains the encoder
+    sum(q.sum() for q in critic(obs, replay_actions)).backward()
+    assert all(p.grad is not None for p in critic.net.encoder.parameters())

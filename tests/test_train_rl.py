@@ -80,6 +80,7 @@ def test_a_crashed_run_resumes_from_its_checkpoint(tmp_path):
     (["--env", "ClutterGrasping-v0", "--group", "D4"], "not a symmetry"),
     (["--env", "Nope-v0"], "unknown environment"),
     (["--env", "BlockPicking-v0", "--steps", "0"], "steps must be"),
+    (["--env", "BlockPicking-v0", "--precision", "fp16"], "invalid choice"),
 ])
 def test_bad_training_input(args, message, tmp_path):
     out = cli("train", "rl", *args, "--out", str(tmp_path / "r"), check=False)
@@ -106,3 +107,10 @@ def test_a_corrupted_checkpoint_is_a_clear_error(trained_run, tmp_path):
     (run / "checkpoint" / "model.zip").write_bytes(b"not a zip")
     out = cli("train", "rl", "--env", "BlockPicking-v0", "--out", str(run), "--resume", check=False)
     assert out.returncode == 2 and "corrupted" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_config_file_with_an_unknown_precision_is_a_clear_error():
+    from equimanip.agents.train_rl import RLConfig
+
+    with pytest.raises(ValueError, match="unknown precision 'half'; accepted: auto, fp32, bf16"):
+        RLConfig(env="BlockPicking-v0", precision="half").validate()
