@@ -43,13 +43,21 @@ class SymmetricReplayBuffer(DictReplayBuffer):
     Args (``replay_buffer_kwargs``):
         group: the symmetry group (``C4``, ``C8``, ``D4`` …); only its exact elements are used.
         n_copies: extra copies per transition (4 in equivariant SAC, REFERENCES §3).
-        seed: seed of the generator that picks the elements.
+        seed: seed of the generators that pick the elements and the demonstration samples.
+        demo_fraction: share of every sampled batch drawn from the demonstrations (the transitions
+            stored before :meth:`mark_demonstrations`), the rest from the transitions stored after them,
+            as in RLPD's symmetric sampling; it stands in for equivariant SACfD's prioritised replay
+            with an expert bonus. 0 (the default) samples the whole buffer uniformly, as SB3 does. Demos
+            are sampled this way until the buffer wraps round and overwrites them.
     """
 
-    def __init__(self, *args: Any, group: str = "D4", n_copies: int = 4, seed: int = 0, **kwargs: Any):
+    def __init__(self, *args: Any, group: str = "D4", n_copies: int = 4, seed: int = 0, demo_fraction: float = 0.0,
+                 **kwargs: Any):
         super().__init__(*args, **kwargs)
         if int(n_copies) != n_copies or n_copies < 0:
             raise ValueError(f"n_copies must be a non-negative integer, got {n_copies!r}")
+        if not (isinstance(demo_fraction, (int, float)) and 0 <= demo_fraction < 1):
+            raise ValueError(f"demo_fraction must be a number in [0, 1), got {demo_fraction!r}")
         self.elements = exact_elements(group)
         if n_copies and not self.elements:
             raise ValueError(f"group {group} has no exact 90° rotation or reflection to augment with")
@@ -58,6 +66,22 @@ class SymmetricReplayBuffer(DictReplayBuffer):
             raise ValueError(f"cannot augment observation keys {bad}; use observations with only {IMAGE_KEYS + INVARIANT_KEYS}")
         self.n_copies = int(n_copies)
         self._rng = np.random.default_rng(seed)
+        self.demo_fraction = float(demo_fraction)
+        self.n_demo = 0
+        self._sample_rng = np.random.default_rng([seed, 1])
+
+    def mark_demonstrations(self) -> None:
+        """Everything stored so far is demonstrations (copies included)."""
+        self.n_demo = self.buffer_size if self.full else self.pos
+
+    def sample(self, batch_size: int, env: Any = None) -> Any:  # type: ignore[override]
+        fraction, n_demo_stored = getattr(self, "demo_fraction", 0.0), getattr(self, "n_demo", 0)  # older pickles
+        if not fraction or not n_demo_stored or self.full or self.pos <= n_demo_stored:
+            return super().sample(batch_size, env=env)
+        n_demo = int(round(fraction * batch_size))
+        inds = np.concatenate([self._sample_rng.integers(0, n_demo_stored, size=n_demo),
+                               self._sample_rng.integers(n_demo_stored, self.pos, size=batch_size - n_demo)])
+        return self._get_samples(inds, env=env)
 
     def add(self, obs: dict[str, np.ndarray], next_obs: dict[str, np.ndarray], action: np.ndarray, reward: np.ndarray,
             done: np.ndarray, infos: list[dict[str, Any]]) -> None:

@@ -80,6 +80,8 @@ class SACfD(SAC):
             infos = [{"TimeLimit.truncated": truncated and not terminated}]
             self.replay_buffer.add(batch, next_batch, action[None], np.array([reward]),  # type: ignore[union-attr]
                                    np.array([terminated or truncated]), infos)
+        if hasattr(self.replay_buffer, "mark_demonstrations"):
+            self.replay_buffer.mark_demonstrations()
         if transitions:
             keys = transitions[0][0].keys()
             self._demo_obs = {k: np.stack([t[0][k] for t in transitions]) for k in keys}

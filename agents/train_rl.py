@@ -41,8 +41,10 @@ class RLConfig:
         env_options: options passed to ``gym.make`` (camera, image_size, dpos, …).
         n_hidden: regular fields of the equivariant encoder.
         augment_copies: transformed copies of every transition in the buffer (0 disables).
+        demo_fraction: share of every batch drawn from the demos (``sacfd``; 0: uniform over the buffer).
         batch_size, learning_rate, gamma, tau, init_temperature: SAC settings.
-        bc_weight: behaviour-cloning weight on the demos (``sacfd``; 0 disables).
+        bc_weight: behaviour-cloning weight on the demos (``sacfd``; 0 disables). 1 as in equivariant
+            SACfD's code (its ``demon_w``).
         eval_every, eval_episodes: periodic deterministic evaluation.
         checkpoint_every: env steps between checkpoints.
         buffer_size: replay capacity (0: just enough for the run, augmentation included).
@@ -62,12 +64,13 @@ class RLConfig:
     env_options: dict[str, Any] = field(default_factory=dict)
     n_hidden: int = 64
     augment_copies: int = 4
+    demo_fraction: float = 0.0
     batch_size: int = 64
     learning_rate: float = 1e-3
     gamma: float = 0.99
     tau: float = 0.01
     init_temperature: float = 0.01
-    bc_weight: float = 0.0
+    bc_weight: float = 1.0
     eval_every: int = 1000
     eval_episodes: int = 20
     checkpoint_every: int = 1000
@@ -98,6 +101,8 @@ class RLConfig:
                 raise ValueError(f"{name} must be a non-negative integer, got {getattr(self, name)!r}")
         from equimanip.policies.device import PRECISIONS
 
+        if not (isinstance(self.demo_fraction, (int, float)) and 0 <= self.demo_fraction < 1):
+            raise ValueError(f"demo_fraction must be a number in [0, 1), got {self.demo_fraction!r}")
         if str(self.precision).strip().lower() not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; accepted: {', '.join(PRECISIONS)}")
         if self.algo == "sac" and self.demos:
@@ -189,7 +194,8 @@ def _build_model(config: RLConfig, env: Any, run: Path) -> Any:
         ImageSACPolicy, env, learning_rate=config.learning_rate, buffer_size=buffer, learning_starts=config.batch_size,
         batch_size=config.batch_size, tau=config.tau, gamma=config.gamma, ent_coef=f"auto_{config.init_temperature}",
         replay_buffer_class=SymmetricReplayBuffer,
-        replay_buffer_kwargs={"group": config.group, "n_copies": config.augment_copies, "seed": config.seed},
+        replay_buffer_kwargs={"group": config.group, "n_copies": config.augment_copies, "seed": config.seed,
+                              "demo_fraction": config.demo_fraction if config.algo == "sacfd" else 0.0},
         policy_kwargs={"network": config.policy, "group": config.group, "n_hidden": config.n_hidden},
         bc_weight=config.bc_weight if config.algo == "sacfd" else 0.0, precision=config.precision,
         tensorboard_log=str(run / "tb"), seed=config.seed, device=resolve_device(config.device), verbose=0)

@@ -162,7 +162,8 @@ def cmd_train_rl(args: argparse.Namespace) -> int:
 
 
 _RL_FLAGS = ("env", "algo", "policy", "group", "steps", "demos", "seed", "device", "n_hidden", "augment_copies",
-             "bc_weight", "eval_every", "eval_episodes", "checkpoint_every", "batch_size", "learning_rate", "precision")
+             "bc_weight", "demo_fraction", "eval_every", "eval_episodes", "checkpoint_every", "batch_size", "learning_rate",
+             "precision")
 
 
 def cmd_train_bc(args: argparse.Namespace) -> int:
@@ -305,7 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--n-hidden", dest="n_hidden", type=int, help="regular fields of the equivariant encoder (64)")
     t.add_argument("--augment-copies", dest="augment_copies", type=int,
                    help="symmetry-transformed copies of every transition in the buffer (4; 0 disables)")
-    t.add_argument("--bc-weight", dest="bc_weight", type=float, help="behaviour-cloning weight on the demos (0)")
+    t.add_argument("--bc-weight", dest="bc_weight", type=float,
+                   help="behaviour-cloning weight on the demos for sacfd (1, as equivariant SACfD's expert loss; 0: the "
+                        "demos only sit in the buffer)")
+    t.add_argument("--demo-fraction", dest="demo_fraction", type=float,
+                   help="share of every SAC batch drawn from the demos for sacfd, the rest from the agent's own "
+                        "transitions (RLPD's symmetric sampling: 0.5; default 0: uniform over the whole buffer)")
     t.add_argument("--eval-every", dest="eval_every", type=int, help="env steps between evaluations (1000)")
     t.add_argument("--eval-episodes", dest="eval_episodes", type=int, help="episodes per evaluation (20)")
     t.add_argument("--checkpoint-every", dest="checkpoint_every", type=int, help="env steps between checkpoints (1000)")

@@ -11,6 +11,10 @@ Two parts:
 
     python scripts/bench_rl.py --part cost
     python scripts/bench_rl.py --part learning --seeds 0 1 2 --steps 5000
+    # what a 2-core CPU affords (≈ 40 min per equivariant run): 64 px, n_hidden 32, bf16 where fast
+    python scripts/bench_rl.py --part learning --seeds 0 --steps 5000 --image-size 64 --n-hidden 32
+    python scripts/bench_rl.py --part cost --steps 40 --image-size 64 --n-hidden 32 --cost-precisions fp32 bf16 \
+        --out docs/benchmarks/rl_cost_64_h32.md
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import numpy as np
 import torch
 
 
-def cost(env_id: str, camera: str, steps: int, image_size: int) -> list[str]:
+def cost(env_id: str, camera: str, steps: int, image_size: int, n_hidden: int, precisions: list[str]) -> list[str]:
     import equimanip
     from equimanip.agents.replay import SymmetricReplayBuffer
     from equimanip.agents.sacfd import SACfD
@@ -36,21 +40,23 @@ def cost(env_id: str, camera: str, steps: int, image_size: int) -> list[str]:
 
     rows = ["## Wall-clock per 1 k env steps, SAC updates included (one process, CPU)", "",
             f"{env_id}, `{camera}` camera, {image_size}×{image_size}, batch 64, one gradient step per env step, "
-            "4 augmented copies per transition; measured over "
-            f"{steps} steps after {64} warm-up steps.", "",
-            "| networks | s / 1 k steps | ratio to CNN |", "|---|---|---|"]
+            f"4 augmented copies per transition, equivariant networks with n_hidden = {n_hidden} (D4), CNN at its default "
+            f"width; measured over {steps} steps after 64 warm-up steps, every configuration in this one process.", "",
+            f"| networks | precision | s / 1 k steps | ratio to CNN {precisions[0]} |", "|---|---|---|---|"]
     results = {}
     for network in ("cnn", "equi"):
-        env = equimanip.make(env_id, camera=camera, image_size=image_size)
-        model = SACfD(ImageSACPolicy, env, policy_kwargs={"network": network, "group": "D4"}, buffer_size=20_000,
-                      learning_starts=64, batch_size=64, replay_buffer_class=SymmetricReplayBuffer,
-                      replay_buffer_kwargs={"group": "D4", "n_copies": 4}, seed=0, device="cpu")
-        model.learn(64)
-        t = time.perf_counter()
-        model.learn(steps, reset_num_timesteps=False)
-        results[network] = (time.perf_counter() - t) / steps * 1000
-    for network in ("cnn", "equi"):
-        rows.append(f"| {network} | {results[network]:.0f} | {results[network] / results['cnn']:.2f}× |")
+        for precision in precisions:
+            env = equimanip.make(env_id, camera=camera, image_size=image_size)
+            model = SACfD(ImageSACPolicy, env, policy_kwargs={"network": network, "group": "D4", "n_hidden": n_hidden},
+                          buffer_size=20_000, learning_starts=64, batch_size=64, replay_buffer_class=SymmetricReplayBuffer,
+                          replay_buffer_kwargs={"group": "D4", "n_copies": 4}, precision=precision, seed=0, device="cpu")
+            model.learn(64)
+            t = time.perf_counter()
+            model.learn(steps, reset_num_timesteps=False)
+            results[network, precision] = (time.perf_counter() - t) / steps * 1000
+    base = results["cnn", precisions[0]]
+    for (network, precision), value in results.items():
+        rows.append(f"| {network} | {precision} | {value:.0f} | {value / base:.2f}× |")
 
     rows += ["", "## Actor inference latency (batch 1, CPU, ms, median of 50)", "",
              "| actor | 64×64 | 128×128 |", "|---|---|---|"]
@@ -81,13 +87,14 @@ def cost(env_id: str, camera: str, steps: int, image_size: int) -> list[str]:
     return rows
 
 
-def run_name(task: str, network: str, seed: int, image_size: int, n_hidden: int) -> str:
-    return f"{task.split('/')[-1]}_{network}_{image_size}px_h{n_hidden}_s{seed}"
+def run_name(task: str, network: str, seed: int, image_size: int, n_hidden: int, demo_fraction: float = 0.0) -> str:
+    extra = f"_df{demo_fraction:g}" if demo_fraction else ""
+    return f"{task.split('/')[-1]}_{network}_{image_size}px_h{n_hidden}{extra}_s{seed}"
 
 
 def learning(tasks: list[str], seeds: list[int], steps: int, camera: str, image_size: int, n_hidden: int,
              precision: str, out: Path, report: Path, networks: list[str], report_only: bool = False,
-             eval_episodes: int = 50) -> list[str]:
+             eval_episodes: int = 50, demo_fraction: float = 0.0) -> list[str]:
     """Train (or resume, or just read) one ``equimanip train rl`` run per task, network and seed; tabulate
     and plot success vs env steps. A run's wall-clock is measured when this script trains it from start to end."""
     import json
@@ -99,13 +106,14 @@ def learning(tasks: list[str], seeds: list[int], steps: int, camera: str, image_
     for task in tasks:
         for network in networks:
             for seed in seeds:
-                run = out / run_name(task, network, seed, image_size, n_hidden)
+                run = out / run_name(task, network, seed, image_size, n_hidden, demo_fraction)
                 done = (run / "summary.json").exists()
                 if not done and not report_only:
                     args = [sys.executable, "-m", "equimanip", "train", "rl", "--env", task, "--algo", "sacfd",
                             "--policy", network, "--group", "D4", "--steps", str(steps), "--seed", str(seed),
                             "--camera", camera, "--option", f"image_size={image_size}", "--n-hidden", str(n_hidden),
-                            "--precision", precision, "--eval-every", "1000", "--eval-episodes", str(eval_episodes),
+                            "--precision", precision, "--demo-fraction", str(demo_fraction),
+                            "--eval-every", "1000", "--eval-episodes", str(eval_episodes),
                             "--out", str(run), "--no-progress"]
                     resumed = (run / "config.json").exists()
                     if resumed:
@@ -124,7 +132,9 @@ def learning(tasks: list[str], seeds: list[int], steps: int, camera: str, image_
                     walls.setdefault((task, network), []).append(json.loads((run / "bench.json").read_text())["train_and_eval_s"])
     rows = ["## Success rate vs env steps (SACfD, side camera)", "",
             f"SACfD (20 expert episodes in the buffer, 4 D4-transformed copies of every transition, batch 64, lr 1e-3, "
-            f"one update per env step), `{camera}` camera at {image_size}×{image_size}, equivariant networks with "
+            f"one update per env step, a behaviour-cloning step on the demos after each update (weight 1), "
+            f"{f'{demo_fraction:g} of every batch drawn from the demos' if demo_fraction else 'uniform sampling'}), "
+            f"`{camera}` camera at {image_size}×{image_size}, equivariant networks with "
             f"n_hidden = {n_hidden} regular D4 fields, CNN at its default width; updates in `--precision {precision}`. "
             f"Evaluated every 1,000 env steps on {eval_episodes} episodes (seeds `2_000_000 + 1000·seed` …, the same for both "
             "networks); success over all seeds' episodes with its 95 % Wilson interval, each seed's figure in brackets. "
@@ -187,10 +197,14 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="*", default=["equimanip/BlockPulling-v0", "equimanip/BlockPicking-v0"])
     parser.add_argument("--camera", default="side")
     parser.add_argument("--image-size", type=int, default=128, help="camera image size in pixels")
-    parser.add_argument("--n-hidden", type=int, default=64, help="learning: regular fields of the equivariant encoder")
+    parser.add_argument("--n-hidden", type=int, default=64, help="regular fields of the equivariant encoder (64 as published)")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                         help="learning: arithmetic of the SAC updates (auto: bf16 where the hardware has bf16 units)")
+    parser.add_argument("--cost-precisions", nargs="*", choices=("fp32", "bf16"), default=["fp32"],
+                        help="cost: precisions of the SAC updates to time side by side (the first is the baseline)")
     parser.add_argument("--networks", nargs="*", default=["equi", "cnn"], help="learning: networks to compare")
+    parser.add_argument("--demo-fraction", type=float, default=0.0,
+                        help="learning: share of every SAC batch drawn from the demos (0: uniform over the buffer)")
     parser.add_argument("--eval-episodes", type=int, default=50, help="learning: evaluation episodes per point")
     parser.add_argument("--report-only", action="store_true", help="learning: tabulate the finished runs, train nothing")
     parser.add_argument("--runs", default="outputs/bench_rl", help="learning: run directories")
@@ -206,11 +220,11 @@ def main() -> None:
             f"CUDA {'yes' if torch.cuda.is_available() else 'no'}.", ""]
     out = Path(args.out if args.out else ("docs/benchmarks/rl_cost.md" if args.part == "cost" else "docs/benchmarks/rl.md"))
     if args.part == "cost":
-        body = cost(args.tasks[0], args.camera, args.steps, args.image_size)
+        body = cost(args.tasks[0], args.camera, args.steps, args.image_size, args.n_hidden, args.cost_precisions)
     else:
         body = learning(args.tasks, args.seeds, args.steps, args.camera, args.image_size, args.n_hidden, args.precision,
                         Path(args.runs), out, args.networks, args.report_only,
-                        args.eval_episodes)
+                        args.eval_episodes, args.demo_fraction)
     out.parent.mkdir(parents=True, exist_ok=True)
     text = "\n".join(head + body) + "\n"
     out.write_text(text)

@@ -115,3 +115,38 @@ def test_bad_precision():
     env = equimanip.make("BlockPicking-v0", image_size=32)
     with pytest.raises(ValueError, match="accepted: auto, fp32, bf16"):
         SACfD(ImageSACPolicy, env, policy_kwargs={"n_hidden": 16}, precision="fp16", device="cpu")
+
+
+def test_demo_fraction_draws_that_share_of_every_batch_from_the_demonstrations():
+    buffer = SymmetricReplayBuffer(100, OBS_SPACE, ACT_SPACE, device="cpu", group="D4", n_copies=0, demo_fraction=0.25)
+    obs, nxt, action, _, done, infos = transition()
+    for i in range(10):
+        buffer.add(obs, nxt, action, np.array([i]), done, infos)  # the reward tells where a sample came from
+    buffer.mark_demonstrations()
+    assert buffer.n_demo == 10
+    demo_only = buffer.sample(16).rewards.numpy().ravel()  # no own transitions yet: uniform over the demos
+    assert (demo_only < 10).all()
+    for i in range(10, 40):
+        buffer.add(obs, nxt, action, np.array([i]), done, infos)
+    for _ in range(5):
+        rewards = buffer.sample(16).rewards.numpy().ravel()
+        assert (rewards < 10).sum() == 4 and ((rewards >= 10) & (rewards < 40)).sum() == 12
+    buffer.demo_fraction = 0.0  # uniform over everything, SB3's own sampling
+    rewards = np.concatenate([buffer.sample(64).rewards.numpy().ravel() for _ in range(20)])
+    assert 0.1 < (rewards < 10).mean() < 0.45
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.0, "half"])
+def test_bad_demo_fraction(fraction):
+    with pytest.raises(ValueError, match="demo_fraction"):
+        SymmetricReplayBuffer(10, OBS_SPACE, ACT_SPACE, device="cpu", demo_fraction=fraction)
+
+
+def test_sacfd_marks_its_demonstrations_in_the_buffer():
+    env = equimanip.make("BlockPicking-v0", image_size=32)
+    model = SACfD(ImageSACPolicy, env, policy_kwargs={"network": "cnn", "cnn_features": 16},
+                  replay_buffer_class=SymmetricReplayBuffer,
+                  replay_buffer_kwargs={"group": "C4", "n_copies": 1, "demo_fraction": 0.5},
+                  buffer_size=500, learning_starts=0, batch_size=8, device="cpu")
+    stats = model.add_demonstrations(equimanip.make("BlockPicking-v0", image_size=32), episodes=1, seed=7)
+    assert model.replay_buffer.n_demo == 2 * stats["demo_transitions"]
