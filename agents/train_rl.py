@@ -255,6 +255,7 @@ def train(config: RLConfig, run: Path, resume: bool = False, progress: bool = Tr
         model.add_demonstrations(_make_env(config), config.demos, seed=1_000_000 + config.seed * 1000)
 
     rows = [r for r in read_eval(run) if r["steps"] <= model.num_timesteps]
+    finals: dict[int, dict[str, Any]] = {}
     eval_seed = 2_000_000 + config.seed * 1000
 
     class RunCallback(BaseCallback):
@@ -267,7 +268,11 @@ def train(config: RLConfig, run: Path, resume: bool = False, progress: bool = Tr
             self.bar.update(1)
             steps = self.model.num_timesteps
             if steps % config.eval_every == 0 or steps == config.steps:
-                result = evaluate(self.model, config, config.eval_episodes, eval_seed)
+                last = steps == config.steps  # the final evaluation: record its video, don't run it twice
+                result = evaluate(self.model, config, config.eval_episodes, eval_seed,
+                                  video=run / "eval.mp4" if last else None, video_episodes=config.video_episodes)
+                if last:
+                    finals[steps] = result
                 rows.append({"steps": steps, "success_rate": result["success_rate"], "ci_low": result["success_ci95"][0],
                              "ci_high": result["success_ci95"][1], "mean_length": result["mean_length"]})
                 write_eval(run, rows)
@@ -285,8 +290,8 @@ def train(config: RLConfig, run: Path, resume: bool = False, progress: bool = Tr
         model.learn(remaining, callback=RunCallback(), reset_num_timesteps=not resume, tb_log_name="sac")
     _checkpoint(model, run)
     model.save(run / "model.zip")
-    final = evaluate(model, config, config.eval_episodes, eval_seed, video=run / "eval.mp4",
-                     video_episodes=config.video_episodes)
+    final = finals.get(int(model.num_timesteps)) or evaluate(model, config, config.eval_episodes, eval_seed,
+                                                           video=run / "eval.mp4", video_episodes=config.video_episodes)
     if rows:
         plot_curve(rows, run / "curve.png", f"{config.env} {config.algo}/{config.policy} {config.group} seed {config.seed}")
     summary = {"config": dataclasses.asdict(config), "final_eval": final, "num_timesteps": int(model.num_timesteps),

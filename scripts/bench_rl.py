@@ -103,6 +103,7 @@ def learning(tasks: list[str], seeds: list[int], steps: int, camera: str, image_
 
     curves: dict[tuple[str, str], dict[int, list[dict]]] = {}
     walls: dict[tuple[str, str], list[float]] = {}
+    resolved: set[str] = set()
     for task in tasks:
         for network in networks:
             for seed in seeds:
@@ -128,6 +129,8 @@ def learning(tasks: list[str], seeds: list[int], steps: int, camera: str, image_
                 lines = (run / "eval.csv").read_text().splitlines()[1:]
                 curve = [dict(zip(["steps", "rate", "lo", "hi", "len"], map(float, ln.split(",")))) for ln in lines]
                 curves.setdefault((task, network), {})[seed] = curve
+                if (run / "summary.json").exists():
+                    resolved.add(json.loads((run / "summary.json").read_text()).get("precision", "fp32"))
                 if (run / "bench.json").exists():
                     walls.setdefault((task, network), []).append(json.loads((run / "bench.json").read_text())["train_and_eval_s"])
     rows = ["## Success rate vs env steps (SACfD, side camera)", "",
@@ -135,7 +138,8 @@ def learning(tasks: list[str], seeds: list[int], steps: int, camera: str, image_
             f"one update per env step, a behaviour-cloning step on the demos after each update (weight 1), "
             f"{f'{demo_fraction:g} of every batch drawn from the demos' if demo_fraction else 'uniform sampling'}), "
             f"`{camera}` camera at {image_size}×{image_size}, equivariant networks with "
-            f"n_hidden = {n_hidden} regular D4 fields, CNN at its default width; updates in `--precision {precision}`. "
+            f"n_hidden = {n_hidden} regular D4 fields, CNN at its default width; updates in `--precision {precision}` "
+            f"({', '.join(sorted(resolved)) or 'none finished'} on this machine). "
             f"Evaluated every 1,000 env steps on {eval_episodes} episodes (seeds `2_000_000 + 1000·seed` …, the same for both "
             "networks); success over all seeds' episodes with its 95 % Wilson interval, each seed's figure in brackets. "
             f"Runs under `{out}`; plot: `{report.with_suffix('.png').name}`.", ""]

@@ -41,7 +41,10 @@ def test_a_run_writes_everything_users_expect(trained_run):
     assert config["env"] == "equimanip/BlockPicking-v0" and config["seed"] == 1 and config["group"] == "C4"
     rows = (trained_run / "eval.csv").read_text().splitlines()
     assert rows[0].startswith("steps,success_rate") and [r.split(",")[0] for r in rows[1:]] == ["50", "100"]
-    assert json.loads((trained_run / "summary.json").read_text())["num_timesteps"] == 100
+    summary = json.loads((trained_run / "summary.json").read_text())
+    assert summary["num_timesteps"] == 100 and summary["precision"] in ("fp32", "bf16")
+    last = rows[-1].split(",")  # the final evaluation is the last periodic one (run once, with the video)
+    assert summary["final_eval"]["success_rate"] == float(last[1]) and summary["final_eval"]["episodes"] == 2
 
 
 def test_eval_loads_the_run(trained_run, tmp_path):
