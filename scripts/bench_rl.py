@@ -58,7 +58,7 @@ def cost(env_id: str, camera: str, steps: int, image_size: int, n_hidden: int, p
     for (network, precision), value in results.items():
         rows.append(f"| {network} | {precision} | {value:.0f} | {value / base:.2f}× |")
 
-    rows += ["", "## Actor inference latency (batch 1, CPU, ms, median of 50)", "",
+    rows += ["", "## Actor inference latency (batch 1, CPU, ms, median of 50; equivariant actors with n_hidden = 64)", "",
              "| actor | 64×64 | 128×128 |", "|---|---|---|"]
     lat: dict[str, list[float]] = {"escnn D4 (training mode: filters expanded per call)": [],
                                    "escnn D4 (eval mode: cached filters)": [],
