@@ -56,7 +56,8 @@ def read_eval(run: Path) -> list[dict]:
     if not path.exists():
         return []
     with open(path) as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        # steps stay integers, so a resumed run writes them back as it first did
+        return [{k: int(float(v)) if k == "steps" else float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
 def write_eval(run: Path, rows: list[dict]) -> None:

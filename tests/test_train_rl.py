@@ -73,7 +73,7 @@ def test_a_crashed_run_resumes_from_its_checkpoint(tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     assert summary["num_timesteps"] == 160
     steps = [r.split(",")[0] for r in (run / "eval.csv").read_text().splitlines()[1:]]
-    assert steps[-1] == "160" and len(steps) == len(set(steps))
+    assert steps[-1] == "160" and len(steps) == len(set(steps)) and all(s.isdigit() for s in steps)
 
 
 @pytest.mark.parametrize("args,message", [
