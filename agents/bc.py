@@ -200,10 +200,9 @@ class BCConfig:
                              "(e.g. a tenth of the steps)")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; accepted: {', '.join(LR_SCHEDULES)}")
-        from equimanip.policies.device import PRECISIONS
+        from equimanip.policies.device import check_precision
 
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {self.precision!r}; accepted: {', '.join(PRECISIONS)}")
+        check_precision(self.precision)
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
         return self

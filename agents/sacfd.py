@@ -50,14 +50,12 @@ class SACfD(SAC):
     """
 
     def __init__(self, *args: Any, bc_weight: float = 0.0, precision: str = "fp32", **kwargs: Any):
-        from equimanip.policies.device import PRECISIONS
+        from equimanip.policies.device import check_precision
 
         if not (isinstance(bc_weight, (int, float)) and bc_weight >= 0 and np.isfinite(bc_weight)):
             raise ValueError(f"bc_weight must be a non-negative number, got {bc_weight!r}")
-        if str(precision).strip().lower() not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; accepted: {', '.join(PRECISIONS)}")
         self.bc_weight = float(bc_weight)
-        self.precision = str(precision).strip().lower()
+        self.precision = check_precision(precision)
         self._demo_obs: dict[str, np.ndarray] | None = None
         self._demo_actions: np.ndarray | None = None
         super().__init__(*args, **kwargs)

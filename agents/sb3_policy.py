@@ -88,7 +88,7 @@ class ImageCritic(BaseModel):
 
     Called with actions that carry autograd (SAC's actor loss, where only ∂Q/∂a is used and the
     critic's own gradients are discarded), the image encoder runs without autograd: the actor's
-    gradient is the same, and the encoder's backward pass, about a fifth of a SAC update, is skipped.
+    gradient is the same, and the encoder's backward pass, whose result SB3 would discard, is skipped.
     Q-values are returned in fp32 under bf16 autocast.
     """
 

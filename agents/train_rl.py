@@ -99,12 +99,11 @@ class RLConfig:
         for name in ("demos", "augment_copies", "buffer_size", "video_episodes"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {getattr(self, name)!r}")
-        from equimanip.policies.device import PRECISIONS
+        from equimanip.policies.device import check_precision
 
         if not (isinstance(self.demo_fraction, (int, float)) and 0 <= self.demo_fraction < 1):
             raise ValueError(f"demo_fraction must be a number in [0, 1), got {self.demo_fraction!r}")
-        if str(self.precision).strip().lower() not in PRECISIONS:
-            raise ValueError(f"unknown precision {self.precision!r}; accepted: {', '.join(PRECISIONS)}")
+        check_precision(self.precision)
         if self.algo == "sac" and self.demos:
             self.demos = 0  # plain SAC learns without demonstrations
         return self

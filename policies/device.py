@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import torch
@@ -28,15 +29,16 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
-def _cpu_flags() -> set[str]:
+@functools.lru_cache(maxsize=1)
+def _cpu_flags() -> frozenset[str]:
     """The CPU feature flags the kernel reports (Linux ``/proc/cpuinfo``); empty elsewhere."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
+                return frozenset(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return set()
+    return frozenset()
 
 
 def bf16_is_fast(device: torch.device) -> bool:
@@ -60,11 +62,17 @@ def bf16_is_fast(device: torch.device) -> bool:
     return False
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto`` → ``bf16`` where :func:`bf16_is_fast`, else ``fp32``; check explicit names."""
+def check_precision(precision: str) -> str:
+    """The normalised name of ``precision`` (one of :data:`PRECISIONS`), or a clear ``ValueError``."""
     name = str(precision).strip().lower()
     if name not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; accepted: {', '.join(PRECISIONS)}")
+    return name
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``auto`` → ``bf16`` where :func:`bf16_is_fast`, else ``fp32``; check explicit names."""
+    name = check_precision(precision)
     if name == "auto":
         return "bf16" if bf16_is_fast(device) else "fp32"
     return name
